@@ -1,0 +1,79 @@
+"""SiteSpider: the built-in spider, a site audit that records every page it requests."""
+
+from .http import Request
+from .spider import Spider
+from .urls import canonical
+
+__all__ = ["SiteSpider", "page_links"]
+
+
+def page_links(response):
+    """Distinct canonical http(s) URLs of the page's ``<a href>`` and ``<area href>``, in order.
+
+    Links inside comments and scripts are not elements, so lxml never shows them.
+    """
+    seen = {}
+    join = response.urljoin
+    hrefs = set()
+    for tag in response.soup.find_all(("a", "area"), href=True):
+        href = tag["href"].strip()
+        if not href or href in hrefs or href.startswith("#"):
+            hrefs.add(href)
+            continue
+        hrefs.add(href)
+        head = href[:11].lower()
+        if head.startswith(("mailto:", "tel:", "javascript:", "data:", "ftp:")):
+            continue
+        url = join(href)
+        canon = canonical(url)
+        if canon is not None and canon not in seen:
+            seen[canon] = url
+    return seen
+
+
+def normalise_title(soup):
+    tag = soup.title
+    if tag is None:
+        return None
+    text = " ".join(tag.get_text().split())
+    return text or None
+
+
+class SiteSpider(Spider):
+    """Writes one record per requested URL and follows every link within the allowed domains.
+
+    Record: ``{"url", "final_url", "status", "error", "depth", "title", "links"}``.
+    """
+
+    name = "site"
+
+    def parse(self, response):
+        record = {
+            "url": response.request_url,
+            "final_url": response.url,
+            "status": response.status,
+            "error": None,
+            "depth": response.depth,
+            "title": None,
+            "links": 0,
+        }
+        if not response.is_html:
+            yield record
+            return
+        links = page_links(response)
+        record["title"] = normalise_title(response.soup)
+        record["links"] = len(links)
+        yield record
+        for url in links.values():
+            yield Request(url)
+
+    def error_record(self, failure):
+        return {
+            "url": failure["url"],
+            "final_url": failure.get("final_url") or failure["url"],
+            "status": failure.get("status"),
+            "error": failure.get("error"),
+            "depth": failure.get("depth", 0),
+            "title": None,
+            "links": 0,
+        }

@@ -1,0 +1,222 @@
+"""The ``scrapepool`` command: ``crawl``, ``demo`` and ``serve-demo``.
+
+Exit status: 0 when the crawl completed, 2 for a usage error, 1 for another
+fatal error, 130 / 143 after SIGINT / SIGTERM (the job can be resumed).
+Every error is one line on stderr, never a traceback.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from . import __version__
+from .api import build_settings
+from .engine import Engine
+from .exceptions import OutputError, ScrapepoolError, UsageError
+from .spider import load_spider
+from .urls import check_seed_url
+
+logger = logging.getLogger("scrapepool")
+
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse's own usage errors: one line and exit 2, like ours.
+        self.exit(2, f"scrapepool: error: {message}\n")
+
+
+def _add_crawl_options(p):
+    p.add_argument("-o", "--output", help="output file: .jsonl, .csv, .sqlite/.db, or - for stdout "
+                                         "(default: crawl.jsonl)")
+    p.add_argument("-s", "--spider", help="spider to run: pkg.module:Class or path/to/file.py:Class "
+                                         "(default: the built-in site spider)")
+    p.add_argument("-a", dest="spider_args", action="append", default=[], metavar="NAME=VALUE",
+                   help="spider argument, set as an attribute of the spider (repeatable)")
+    p.add_argument("-w", "--workers", type=int, help="fetcher processes (default: CPU count)")
+    p.add_argument("-c", "--concurrency", type=int, help="requests in flight per fetcher (default: 16)")
+    p.add_argument("--max-depth", type=int, help="follow links at most this deep (seeds are 0)")
+    p.add_argument("--max-pages", type=int, help="request at most this many pages")
+    p.add_argument("--allow-domain", action="append", default=None, metavar="DOMAIN",
+                   help="also allow this domain (bare: with subdomains) or host:port (repeatable)")
+    p.add_argument("--delay", type=float, help="seconds between two requests to one host (default: 0)")
+    p.add_argument("--concurrency-per-host", type=int, help="requests in flight per host")
+    p.add_argument("--timeout", type=float, help="seconds for a whole response (default: 30)")
+    p.add_argument("--retries", type=int, help="retries after the first try (default: 2)")
+    p.add_argument("--max-redirects", type=int, help="redirect hops followed (default: 10)")
+    p.add_argument("--max-bytes", type=int, help="largest body read (default: 10 MB)")
+    p.add_argument("--user-agent", help="User-Agent header, also matched against robots.txt")
+    p.add_argument("--header", action="append", default=None, metavar="'NAME: VALUE'",
+                   help="default request header (repeatable)")
+    p.add_argument("--no-robots", dest="robots", action="store_const", const=False, default=None,
+                   help="do not fetch or obey robots.txt")
+    p.add_argument("--job-dir", help="keep the crawl's state here: the same command resumes it")
+    p.add_argument("--restart", action="store_const", const=True, default=None,
+                   help="start the job in --job-dir over")
+    p.add_argument("--pipeline", action="append", default=None, metavar="MOD:CLASS",
+                   help="record pipeline, after the spider's own (repeatable)")
+    p.add_argument("--start-method", choices=("spawn", "fork", "forkserver"),
+                   help="how child processes start (default: spawn)")
+    p.add_argument("--stats", dest="stats_path", metavar="PATH", help="write the final stats here as JSON")
+    p.add_argument("--log-file", metavar="PATH", help="also write the log here")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only; no progress")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def make_parser():
+    parser = _Parser(prog="scrapepool", description="A multiprocess web-scraping framework.")
+    parser.add_argument("--version", action="version", version=f"scrapepool {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    crawl = sub.add_parser("crawl", help="crawl from a seeds file")
+    crawl.add_argument("seeds", nargs="?", help="file with one URL per line (# comments allowed)")
+    _add_crawl_options(crawl)
+    demo = sub.add_parser("demo", help="crawl the bundled demo site with examples/quotes.py")
+    demo.add_argument("-o", "--output", default="quotes.jsonl", help="default: quotes.jsonl")
+    demo.add_argument("-w", "--workers", type=int)
+    demo.add_argument("-q", "--quiet", action="store_true")
+    demo.add_argument("-v", "--verbose", action="store_true")
+    demo.add_argument("--stats", dest="stats_path", metavar="PATH")
+    demo.add_argument("--log-file", metavar="PATH")
+    serve = sub.add_parser("serve-demo", help="serve the demo site in the foreground")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def read_seeds(path):
+    """URLs of a seeds file; bad lines are reported with their number and skipped."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"seeds file not found: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read seeds file {path}: {exc.strerror or exc}") from None
+    urls = []
+    for number, line in enumerate(lines, 1):
+        url = line.strip()
+        if not url or url.startswith("#"):
+            continue
+        reason = check_seed_url(url)
+        if reason:
+            logger.warning("%s:%d: %r %s: skipped", path, number, url[:200], reason)
+            continue
+        urls.append(url)
+    return urls
+
+
+def setup_logging(verbose=False, quiet=False, log_file=None):
+    """The CLI configures logging; the library never touches the root logger."""
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("scrapepool")
+    root.handlers[:] = [h for h in root.handlers if isinstance(h, logging.NullHandler)]
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+    if log_file:
+        try:
+            fh = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write log file {log_file}: {exc.strerror or exc}") from None
+        fh.setFormatter(logging.Formatter("%(asctime)s %(processName)s [%(levelname)s] %(message)s"))
+        fh.setLevel(logging.DEBUG if verbose else logging.INFO)
+        root.addHandler(fh)
+
+
+def _options(args):
+    opts = {k: getattr(args, k, None) for k in (
+        "output", "workers", "concurrency", "max_depth", "max_pages", "delay", "concurrency_per_host",
+        "timeout", "retries", "max_redirects", "max_bytes", "user_agent", "robots", "job_dir", "restart",
+        "start_method", "stats_path")}
+    if getattr(args, "allow_domain", None):
+        opts["allowed_domains"] = tuple(args.allow_domain)
+    if getattr(args, "pipeline", None):
+        opts["pipelines"] = tuple(args.pipeline)
+    headers = []
+    for h in getattr(args, "header", None) or ():
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"--header {h!r} must look like 'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    if headers:
+        opts["headers"] = tuple(headers)
+    kwargs = {}
+    for item in getattr(args, "spider_args", None) or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"-a {item!r} must look like NAME=VALUE")
+        kwargs[name] = value
+    if kwargs:
+        opts["spider_kwargs"] = kwargs
+    if args.quiet:
+        opts["progress"] = False
+    return opts
+
+
+def run_crawl(spider_ref, seeds, opts, quiet=False):
+    """Run one crawl with progress and summary; returns the exit status."""
+    from .progress import Progress
+
+    spider_cls = load_spider(spider_ref)
+    settings = build_settings(spider_cls, opts)
+    if settings.output == "-" and not quiet:
+        pass  # records go to stdout; progress and summary stay on stderr
+    progress = Progress(enabled=settings.progress)
+    with Engine(spider_ref, seeds, settings, on_progress=progress.update) as engine:
+        try:
+            stats = engine.run()
+        finally:
+            progress.close()
+    if settings.stats_path:
+        try:
+            with open(settings.stats_path, "w", encoding="utf-8") as f:
+                json.dump(stats, f, indent=2)
+        except OSError as exc:
+            logger.error("cannot write stats to %s: %s", settings.stats_path, exc.strerror or exc)
+    if not quiet:
+        progress.summary(stats, settings.output)
+    if engine.stop_signal is not None or engine.force:
+        name = "SIGINT" if engine.stop_signal in (None, 2) else "SIGTERM"
+        how = f"run the same command again to resume" if settings.job_dir else \
+            "use --job-dir to make a crawl resumable"
+        sys.stderr.write(f"scrapepool: stopped by {name}: {how}\n")
+        return EXIT_SIGNAL[name]
+    return 0
+
+
+def main(argv=None):
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "serve-demo":
+            from .demo import main_serve
+
+            return main_serve(args.host, args.port)
+        setup_logging(args.verbose, args.quiet, args.log_file)
+        if args.command == "demo":
+            from .demo.run import run_demo
+
+            return run_demo(args)
+        opts = _options(args)
+        seeds = read_seeds(args.seeds) if args.seeds else []
+        return run_crawl(args.spider, seeds, opts, quiet=args.quiet)
+    except UsageError as exc:
+        sys.stderr.write(f"scrapepool: error: {exc}\n")
+        return 2
+    except OutputError as exc:
+        sys.stderr.write(f"scrapepool: error: {exc}\n")
+        return 1
+    except ScrapepoolError as exc:
+        sys.stderr.write(f"scrapepool: error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("scrapepool: interrupted\n")
+        return 130

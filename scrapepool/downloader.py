@@ -1,0 +1,251 @@
+"""Downloading one request: redirects, retries, the whole-response timeout, the size cap.
+
+Runs in a fetcher thread, with that thread's own ``requests.Session`` (its
+connection pool holds sockets, so it is built in the child and never shared
+between threads). Redirects are followed here, by hand, so that every hop is
+checked against the allowed domains before it is requested.
+"""
+
+import http.cookiejar
+import random
+import socket
+import threading
+import time
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .urls import canonical, request_url
+
+__all__ = ["Downloader", "FetchResult"]
+
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+CHUNK = 64 * 1024
+DEFAULT_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en",
+}
+
+
+class FetchResult:
+    """What came of one request, after redirects and retries."""
+
+    __slots__ = ("final_url", "status", "headers", "body", "error", "kind", "retries", "chain",
+                 "started")
+
+    def __init__(self, final_url, status=None, headers=None, body=b"", error=None, kind=None,
+                 chain=(), started=0.0):
+        self.final_url = final_url
+        self.status = status
+        self.headers = headers if headers is not None else {}
+        self.body = body
+        #: None, or a short text for the record's ``error`` field.
+        self.error = error
+        #: None, or the error's kind for the stats (timeout, connection, truncated, ...).
+        self.kind = kind
+        self.retries = 0
+        #: Every URL of the redirect chain after the first.
+        self.chain = list(chain)
+        self.started = started
+
+
+class _Fail(Exception):
+    """One try failed; ``retry`` says whether another try may help."""
+
+    def __init__(self, kind, error, retry, status=None, chain=(), final_url=None):
+        super().__init__(kind, error, retry, status, chain, final_url)
+        self.kind, self.error, self.retry = kind, error, retry
+        self.status, self.chain, self.final_url = status, chain, final_url
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Cookies are not kept yet: a per-thread jar would behave differently per thread."""
+
+    def set_ok(self, cookie, request):
+        return False
+
+
+class Downloader:
+    """One per fetcher thread."""
+
+    def __init__(self, settings, domain_filter, stop_event=None):
+        self.settings = settings
+        self.domains = domain_filter
+        self.stop = stop_event or threading.Event()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=4, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.cookies.set_policy(_NoCookies())
+        self.session.headers.update(DEFAULT_HEADERS)
+        self.session.headers["User-Agent"] = settings.user_agent
+        self.session.headers.update(dict(settings.headers))
+
+    def close(self):
+        self.session.close()
+
+    def fetch(self, url, method="GET", headers=None, body=None, not_before=0.0):
+        """Download ``url``; never raises for network or HTTP trouble, it returns it."""
+        s = self.settings
+        attempt = 0
+        while True:
+            wait = not_before - time.time()
+            if wait > 0:
+                self.stop.wait(wait)
+            started = time.time()
+            try:
+                result = self._try(url, method, headers, body)
+                result.started = started
+            except _Fail as fail:
+                result = FetchResult(fail.final_url or url, fail.status, error=fail.error,
+                                     kind=fail.kind, chain=fail.chain, started=started)
+                if not fail.retry:
+                    result.retries = attempt
+                    return result
+            else:
+                if result.status not in RETRY_STATUSES:
+                    result.retries = attempt
+                    return result
+            if attempt >= s.retries or self.stop.is_set():
+                result.retries = attempt
+                return result
+            attempt += 1
+            not_before = time.time() + self._backoff(attempt, result)
+
+    def _backoff(self, attempt, result):
+        s = self.settings
+        delay = min(s.retry_backoff * (2 ** (attempt - 1)), 10.0)
+        delay = delay * (0.5 + random.random())
+        if result.status in (429, 503):
+            after = _retry_after(result.headers.get("Retry-After") if result.headers else None)
+            if after is not None:
+                delay = max(delay, min(after, 30.0))
+        return max(delay, s.delay)
+
+    def _try(self, url, method, headers, body):
+        s = self.settings
+        deadline = time.monotonic() + s.timeout
+        chain = []
+        visited = {canonical(url)}
+        current = url
+        status = None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
+            try:
+                resp = self.session.request(method, request_url(current), headers=headers, data=body,
+                                            allow_redirects=False, stream=True,
+                                            timeout=(remaining, remaining))
+            except requests.exceptions.Timeout:
+                raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
+            except requests.exceptions.InvalidURL as exc:
+                raise _Fail("invalid_url", f"invalid URL: {exc}", False, None, chain, current)
+            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                raise _Fail("connection", f"connection error: {_short(exc)}", True, status, chain, current)
+            except requests.exceptions.RequestException as exc:
+                raise _Fail("request", f"request error: {_short(exc)}", False, status, chain, current)
+            try:
+                status = resp.status_code
+                location = resp.headers.get("Location")
+                if status in REDIRECT_STATUSES and location:
+                    resp.close()
+                    target = urljoin(current, location.strip())
+                    canon = canonical(target)
+                    if canon is None:
+                        raise _Fail("redirect", f"redirect to a non-http URL {target}", False, status, chain, current)
+                    if not self.domains.allows(target):
+                        raise _Fail("offsite_redirect", f"redirect to {target} outside the allowed domains not followed",
+                                    False, status, chain, current)
+                    if canon in visited:
+                        raise _Fail("redirect_loop", f"redirect loop at {target}", False, status, chain, current)
+                    if len(chain) >= s.max_redirects:
+                        raise _Fail("too_many_redirects", f"more than {s.max_redirects} redirects",
+                                    False, status, chain, current)
+                    visited.add(canon)
+                    chain.append(target)
+                    current = target
+                    if status == 303 or (status in (301, 302) and method == "POST"):
+                        method, body = "GET", None
+                    continue
+                data = self._read_body(resp, deadline, status, chain, current)
+                return FetchResult(current, status, resp.headers, data, chain=chain)
+            finally:
+                resp.close()
+
+    def _read_body(self, resp, deadline, status, chain, url):
+        s = self.settings
+        length = resp.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        if expected is not None and expected > s.max_bytes:
+            raise _Fail("too_large", f"body of {expected} bytes is larger than max-bytes ({s.max_bytes})",
+                        False, status, chain, url)
+        raw = resp.raw
+        parts = []
+        size = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Fail("timeout", f"timed out after {s.timeout:g}s while reading the body",
+                            True, status, chain, url)
+            _set_timeout(raw, remaining)
+            try:
+                chunk = raw.read1(CHUNK, decode_content=True)
+            except (socket.timeout, requests.exceptions.Timeout) as exc:
+                raise _Fail("timeout", f"timed out after {s.timeout:g}s while reading the body",
+                            True, status, chain, url) from exc
+            except Exception as exc:  # urllib3 ProtocolError / IncompleteRead / ReadTimeoutError
+                text = _short(exc)
+                if "timed out" in text.lower():
+                    raise _Fail("timeout", f"timed out after {s.timeout:g}s while reading the body",
+                                True, status, chain, url) from exc
+                raise _Fail("truncated", f"body cut short: {text}", True, status, chain, url) from exc
+            if not chunk:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+            if size > s.max_bytes:
+                raise _Fail("too_large", f"body larger than max-bytes ({s.max_bytes}), cut",
+                            False, status, chain, url)
+        received = raw.tell()
+        if expected is not None and received < expected and "Content-Encoding" not in resp.headers:
+            raise _Fail("truncated", f"body cut short: {received} of {expected} bytes", True, status, chain, url)
+        return b"".join(parts)
+
+
+def _set_timeout(raw, seconds):
+    """Bound the next socket read by what is left of the whole-response time.
+
+    A per-read timeout alone lets a server that trickles a byte a second go on
+    for ever; this makes the whole response end at the deadline.
+    """
+    conn = getattr(raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.settimeout(max(seconds, 0.001))
+        except OSError:
+            pass
+
+
+def _retry_after(value):
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _short(exc):
+    text = str(exc) or type(exc).__name__
+    # urllib3 wraps the cause in long reprs; the last clause is the one a user needs.
+    text = text.replace("\n", " ")
+    return text if len(text) <= 160 else text[:157] + "..."

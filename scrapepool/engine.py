@@ -1,0 +1,595 @@
+"""The engine: the coordinator loop that runs a crawl across processes.
+
+Data flow::
+
+                     +---------------- coordinator (this process) ----------------+
+                     | Frontier: seen set, pending heap (spills to the job DB),     |
+                     | per-host politeness and robots.txt; in-flight table;         |
+                     | job DB (SQLite, WAL) written ahead; stats; signals           |
+                     +------+----------------------------------------^----^-------+
+        Job tuples          |  multiprocessing.Queue                 |    | control Pipe (duplex):
+        (bounded window)    v  (one None per fetcher to stop)        |    | W_COMMITTED, W_FAILED
+               +---------------------+ ... +---------------------+   |    |
+               | fetcher 1 (threads) |     | fetcher N (threads) |---+    |
+               +----------+----------+     +----------+----------+ events Pipe, one per fetcher:
+                          | records Pipe, one per fetcher             CLAIMED, OUTCOME(+children),
+                          v                                            IDLE, GOODBYE
+               +---------------------------------------------------+    |
+               | writer: appends records, commits offsets to the   |----+
+               | job DB, drops a request it committed before        |
+               +---------------------------------------------------+
+
+The coordinator touches the network never. It is single-threaded around one
+``multiprocessing.connection.wait()`` over every events pipe, the writer's
+control pipe, every process sentinel and a timeout.
+
+A request's life: admitted (written ahead) -> dispatched into the Queue ->
+CLAIMED by a fetcher -> OUTCOME (its children admitted in the same DB
+transaction) -> COMMITTED by the writer. It is done only when it has both an
+outcome and a commit; termination is "nothing pending, nothing in flight",
+counted here, never read from the Queue.
+
+Faults: a fetcher whose sentinel fires without a GOODBYE died; its claimed,
+unfinished requests go back to the frontier (a poison page is given up after
+``poison_limit`` deaths) and a replacement starts. Requests taken from the
+Queue whose CLAIMED never left the dead process are found when every live
+fetcher has since reported the Queue empty (IDLE). The writer dying is fatal;
+the job DB and the output stay consistent for a resume.
+"""
+
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import time
+from multiprocessing.connection import wait
+from multiprocessing.reduction import send_handle
+
+from . import _messages as m
+from .exceptions import (JobDirError, ScrapepoolError, UsageError, WriterDied, describe_exit)
+from .exporters import check_output, cut_output, output_format
+from .fetcher import run_fetcher
+from .frontier import Frontier
+from .http import _callback_name
+from .jobdb import JobDB
+from .spider import load_spider, spider_ref
+from .stats import Stats
+from .urls import DomainFilter, canonical, check_seed_url, fingerprint, host_key
+from .writer import run_writer
+
+logger = logging.getLogger("scrapepool")
+
+#: Seconds between two write-ahead flushes of the coordinator's state.
+FLUSH_EVERY = 0.1
+#: Seconds to wait for processes at the end before terminating them.
+JOIN_TIMEOUT = 10.0
+#: A fetcher must report the Queue empty this long after a death before
+#: unclaimed requests are taken as lost with it.
+LOST_GRACE = 0.5
+
+
+class _Flight:
+    """A request handed out and not done yet."""
+
+    __slots__ = ("job", "pid", "outcome", "committed", "dispatched")
+
+    def __init__(self, job, now):
+        self.job = job
+        self.pid = None
+        self.outcome = False
+        self.committed = False
+        self.dispatched = now
+
+
+class _Proc:
+    __slots__ = ("process", "events", "goodbye", "idle_at", "started", "index")
+
+    def __init__(self, process, events, index):
+        self.process = process
+        self.events = events
+        self.goodbye = False
+        self.idle_at = 0.0
+        self.started = time.monotonic()
+        self.index = index
+
+
+class Engine:
+    """Runs one crawl. Use as a context manager: leaving it always stops every child."""
+
+    def __init__(self, spider=None, seeds=(), settings=None, on_progress=None):
+        from .settings import Settings
+
+        self.settings = settings or Settings()
+        self.spider_cls = load_spider(spider)
+        self.spider_ref = spider_ref(self.spider_cls) if spider is not None else None
+        self.spider = self.spider_cls(**self.settings.spider_kwargs)
+        self.seeds = list(seeds)
+        self.on_progress = on_progress
+        self.ctx = None
+        self.stats = Stats()
+        self.fetchers = {}
+        self.inflight = {}
+        self.in_queue = 0
+        self.writer = None
+        self.control = None
+        self.stop_signal = None
+        self.force = False
+        self.fatal = None
+        self.deaths = []
+        self.crashes = 0
+        self.last_death = None
+        self.temp_dir = None
+        self.committed_offset = None
+        self.job_queue = None
+        self.stopping = False
+        self._ckpt_at = 0.0
+
+    # -- context management ----------------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill_all()
+        if self.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        return False
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _start_requests(self):
+        """Seeds and the spider's start requests, as (url, Request) pairs, checked."""
+        from .http import Request
+
+        out = []
+        for url in self.seeds:
+            out.append(Request(url))
+        try:
+            for req in self.spider.start_requests() or ():
+                if isinstance(req, str):
+                    req = Request(req)
+                out.append(req)
+        except Exception as exc:
+            raise UsageError(f"{type(self.spider).__name__}.start_requests failed: "
+                             f"{type(exc).__name__}: {exc}") from None
+        good = []
+        for req in out:
+            reason = check_seed_url(req.url)
+            if reason:
+                logger.warning("start URL %r %s: skipped", req.url, reason)
+                continue
+            good.append(req)
+        return good
+
+    def _domains(self, requests):
+        s = self.settings
+        entries = list(s.allowed_domains) + list(getattr(self.spider, "allowed_domains", ()) or ())
+        if not entries:
+            entries = sorted({host_key(r.url) for r in requests})
+        return entries
+
+    def _open_job(self, requests):
+        """Open (or create) the job DB; returns True when this run resumes a job."""
+        s = self.settings
+        identity = {"spider": self.spider_ref or "builtin:SiteSpider",
+                    "seeds": sorted({r.url for r in requests}),
+                    "output": os.path.abspath(s.output) if s.output != "-" else "-"}
+        if s.job_dir:
+            folder = s.job_dir
+            if os.path.exists(folder) and not os.path.isdir(folder):
+                raise JobDirError(f"job dir {folder} is not a folder")
+            if s.restart and os.path.isdir(folder):
+                for name in os.listdir(folder):
+                    if name.startswith("job.sqlite"):
+                        os.remove(os.path.join(folder, name))
+            durable = True
+        else:
+            folder = self.temp_dir = tempfile.mkdtemp(prefix="scrapepool-job-")
+            durable = False
+        try:
+            self.db = JobDB(folder, durable)
+        except Exception as exc:
+            raise JobDirError(f"cannot use job dir {folder}: {exc}") from None
+        old = self.db.get("identity")
+        if old is None:
+            self.db.put("identity", identity)
+            return False
+        for key, what in (("spider", "spider"), ("seeds", "seeds"), ("output", "output")):
+            if old.get(key) != identity[key]:
+                raise JobDirError(
+                    f"job dir {folder} belongs to another crawl (its {what} differs); "
+                    "use --restart to start it over, or another --job-dir")
+        return True
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self):
+        """Run the crawl to its end; returns the stats dict."""
+        s = self.settings
+        check_output(s.output)
+        requests = self._start_requests()
+        resume = self._open_job(requests)
+        if not requests and not resume:
+            raise UsageError("no valid start URL: give seeds or set start_urls on the spider")
+        self.allowed = self._domains(requests)
+        domains = DomainFilter(self.allowed)
+        self.frontier = Frontier(self.db, s, domains)
+        if resume:
+            self.stats.load(self.db.get("stats") or {})
+            if self.db.get("finished"):
+                logger.warning("this job has already finished: nothing to do "
+                               "(use --restart to crawl again)")
+                self.stats.finish("already finished")
+                return self.stats.as_dict()
+            todo = self.frontier.resume()
+            logger.warning("resuming the job in %s: %d requests to go", s.job_dir, todo)
+        else:
+            for req in requests:
+                self._admit_start(req)
+            self.frontier.flush()
+        self.committed_offset = self.db.get("output_offset")
+        self.ctx = __import__("multiprocessing").get_context(s.start_method)
+        self._install_signals()
+        try:
+            self._start_writer()
+            self.job_queue = self.ctx.Queue()
+            for i in range(s.workers):
+                self._start_fetcher(i)
+            self._loop()
+            self._shutdown()
+        finally:
+            self._restore_signals()
+        return self._finish()
+
+    def _admit_start(self, req):
+        canon = canonical(req.url)
+        cb = _callback_name(self.spider, req.callback)
+        eb = _callback_name(self.spider, req.errback, "errback") if req.errback else None
+        fp = fingerprint(canon, req.method, req.body)
+        self.frontier.admit(fp, req.url, req.method, req.headers, req.body, cb, req.meta or None,
+                            req.priority, req.dont_filter, eb, depth=0)
+
+    # -- processes -------------------------------------------------------------------------
+    def _spawn(self, target, args, name):
+        # Children must ignore SIGINT from the first instant (Ctrl-C reaches the whole
+        # process group): set SIG_IGN around start() so that they inherit it (STYLE.md, trap 7).
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            proc = self.ctx.Process(target=target, args=args, name=name)
+            proc.start()
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
+        return proc
+
+    def _start_writer(self):
+        self.control, child = self.ctx.Pipe(duplex=True)
+        self.writer = self._spawn(run_writer, (child, self.settings.output, os.path.dirname(self.db.path),
+                                               self.db.durable), "scrapepool-writer")
+        child.close()
+
+    def _start_fetcher(self, index):
+        events_r, events_w = self.ctx.Pipe(duplex=False)
+        records_r, records_w = self.ctx.Pipe(duplex=False)
+        proc = self._spawn(run_fetcher, (self.job_queue, events_w, records_w, self.spider_ref,
+                                         self.settings, self.allowed), f"scrapepool-fetcher-{index}")
+        events_w.close()
+        records_w.close()
+        # Hand the read end of the records pipe to the writer (SCM_RIGHTS over the control socket).
+        self.control.send((m.W_PIPE,))
+        send_handle(self.control, records_r.fileno(), self.writer.pid)
+        records_r.close()
+        self.fetchers[proc.sentinel] = _Proc(proc, events_r, index)
+
+    # -- signals ---------------------------------------------------------------------------
+    def _install_signals(self):
+        self._old_handlers = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread: the caller handles signals
+                pass
+
+    def _restore_signals(self):
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum, frame):
+        # Only set flags here: logging inside a signal handler can deadlock on the stream.
+        if self.stop_signal is None:
+            self.stop_signal = signum
+        else:
+            self.force = True
+
+    # -- the loop --------------------------------------------------------------------------
+    def _loop(self):
+        s = self.settings
+        window = s.workers * s.concurrency * 2
+        announced = False
+        while True:
+            now = time.monotonic()
+            if self.fatal or self.force:
+                return
+            if self.stop_signal is not None:
+                if not announced:
+                    announced = True
+                    name = signal.Signals(self.stop_signal).name
+                    logger.warning("%s received: finishing the requests in flight "
+                                   "(Ctrl-C again to stop at once)", name)
+                self.stats.finish_reason = "interrupted"
+                return
+            if self.in_queue < window:
+                self._dispatch(window)
+            if not self.inflight and self.frontier.pending == 0:
+                return
+            self._maybe_checkpoint(now)
+            self._check_lost()
+            self._wait(self._timeout())
+
+    def _timeout(self):
+        due = self.frontier.next_due(time.time()) if self.frontier.polite else None
+        return min(FLUSH_EVERY, due) if due is not None else FLUSH_EVERY
+
+    def _dispatch(self, window):
+        now_wall = time.time()
+        now = time.monotonic()
+        while self.in_queue < window:
+            job = self.frontier.next_job(now_wall)
+            if job is None:
+                return
+            self.job_queue.put(job)
+            self.inflight[job.req_id] = _Flight(job, now)
+            self.in_queue += 1
+
+    def _wait(self, timeout):
+        handles = [self.control, self.writer.sentinel]
+        for sentinel, proc in self.fetchers.items():
+            handles.append(proc.events)
+            handles.append(sentinel)
+        for ready in wait(handles, timeout):
+            self._handle(ready)
+
+    def _handle(self, ready):
+        if ready is self.control:
+            self._read_writer()
+        elif ready == self.writer.sentinel:
+            self._read_writer()
+            if not self.writer.is_alive() and not self.fatal:
+                self.fatal = WriterDied(self.writer.exitcode)
+        elif ready in self.fetchers:
+            self._fetcher_exited(ready)
+        else:
+            for proc in self.fetchers.values():
+                if proc.events is ready:
+                    self._read_events(proc)
+                    break
+
+    def _read_events(self, proc):
+        conn = proc.events
+        try:
+            while conn.poll():
+                self._on_event(proc, conn.recv())
+        except (EOFError, OSError):
+            pass  # its sentinel tells the rest
+
+    def _on_event(self, proc, msg):
+        kind = msg[0]
+        if kind == m.OUTCOME:
+            self._on_outcome(*msg[1:])
+        elif kind == m.CLAIMED:
+            flight = self.inflight.get(msg[1])
+            if flight is not None and flight.pid is None:
+                flight.pid = proc.process.pid
+                self.in_queue -= 1
+        elif kind == m.IDLE:
+            proc.idle_at = time.monotonic()
+        elif kind == m.GOODBYE:
+            proc.goodbye = True
+        elif kind == m.FATAL:
+            self.fatal = ScrapepoolError(msg[1])
+
+    def _on_outcome(self, req_id, status, error, kind, children, info):
+        flight = self.inflight.get(req_id)
+        if flight is None or flight.outcome:
+            return  # a duplicate (the request was run twice after a crash)
+        job = flight.job
+        self.frontier.host_done(job.url, info.get("started"))
+        if job.kind == m.ROBOTS:
+            del self.inflight[req_id]
+            self.frontier.robots_arrived(job.url, status, info.get("robots"))
+            return
+        flight.outcome = True
+        frontier = self.frontier
+        depth = job.depth + 1
+        for fp in info.get("chain", ()):
+            frontier.mark_seen(fp)
+        for child in children:
+            frontier.admit(*child[:9], errback=child[9], depth=depth)
+        frontier.record_outcome(req_id)
+        self.stats.outcome(status, kind, info)
+        for text in info.get("spider_errors", ()):
+            logger.warning("spider error on %s: %s", job.url, text)
+        if error is not None:
+            logger.info("%s: %s", job.url, error)
+        if flight.committed:
+            del self.inflight[req_id]
+
+    def _read_writer(self):
+        try:
+            while self.control.poll():
+                msg = self.control.recv()
+                if msg[0] == m.W_COMMITTED:
+                    _, ids, n_records, offset = msg
+                    self.committed_offset = offset
+                    self.stats.records += n_records
+                    for req_id in ids:
+                        flight = self.inflight.get(req_id)
+                        if flight is None:
+                            continue
+                        flight.committed = True
+                        if flight.outcome:
+                            del self.inflight[req_id]
+                elif msg[0] == m.W_FAILED:
+                    self.fatal = ScrapepoolError(f"cannot write the output: {msg[1]}")
+        except (EOFError, OSError):
+            pass
+
+    def _fetcher_exited(self, sentinel):
+        proc = self.fetchers.pop(sentinel)
+        self._read_events(proc)
+        proc.process.join(1)
+        proc.events.close()
+        if proc.goodbye:
+            return
+        pid, code = proc.process.pid, proc.process.exitcode
+        self.crashes += 1
+        self.stats.fetcher_crashes += 1
+        self.last_death = time.monotonic()
+        logger.error("fetcher %d (pid %d) died: %s", proc.index, pid, describe_exit(code))
+        for req_id, flight in list(self.inflight.items()):
+            if flight.pid != pid or flight.outcome:
+                continue
+            self._retry_lost(req_id, flight, count_attempt=True)
+        if not self.stopping and self.stop_signal is None and not self.fatal:
+            if self.crashes > 20 + 10 * self.settings.workers:
+                self.fatal = ScrapepoolError(f"fetchers keep dying ({self.crashes} deaths): giving up")
+            else:
+                self._start_fetcher(proc.index)
+
+    def _retry_lost(self, req_id, flight, count_attempt):
+        job = flight.job
+        del self.inflight[req_id]
+        if flight.pid is None:
+            self.in_queue -= 1
+        if job.kind == m.ROBOTS:
+            self.frontier.host_done(job.url, None)
+            self.frontier.robots_lost(job.url)
+            return
+        self.frontier.host_done(job.url, None)
+        attempt = job.attempt + (1 if count_attempt else 0)
+        if attempt >= self.settings.poison_limit:
+            self._give_up(job, f"gave up after its fetcher died {attempt} times")
+            return
+        entry = (job.url, job.method, job.headers, job.body, job.callback, job.meta, job.depth,
+                 attempt, job.errback)
+        self.frontier.requeue(req_id, entry, attempt)
+
+    def _give_up(self, job, error):
+        """A poison request: an error record (if the spider writes one) through the writer."""
+        logger.error("%s: %s", job.url, error)
+        failure = {"url": job.url, "final_url": job.url, "status": None, "error": error,
+                   "kind": "poison", "depth": job.depth, "meta": job.meta}
+        try:
+            record = self.spider.error_record(failure)
+        except Exception as exc:
+            logger.warning("spider error on %s: %s: %s", job.url, type(exc).__name__, exc)
+            record = None
+        flight = _Flight(job, time.monotonic())
+        flight.pid = -1
+        flight.outcome = True
+        self.inflight[job.req_id] = flight
+        self.frontier.record_outcome(job.req_id)
+        self.stats.outcome(None, "poison", {})
+        self.control.send((m.W_RECORDS, job.req_id, [record] if record is not None else []))
+
+    def _check_lost(self):
+        """Requests taken from the Queue by a fetcher that died before it could claim them."""
+        if self.last_death is None or not self.fetchers:
+            return
+        cutoff = self.last_death + LOST_GRACE
+        if any(p.idle_at < cutoff for p in self.fetchers.values()):
+            return
+        for req_id, flight in list(self.inflight.items()):
+            if flight.pid is None and flight.dispatched + LOST_GRACE < min(
+                    p.idle_at for p in self.fetchers.values()) and flight.dispatched < self.last_death:
+                logger.info("request %s was lost with a dead fetcher: requeued", flight.job.url)
+                self._retry_lost(req_id, flight, count_attempt=False)
+        self.last_death = None
+
+    def _checkpoint(self, final=False):
+        kv = {"stats": self.stats.as_dict()}
+        if final:
+            kv["finished"] = self.stats.finish_reason == "finished"
+        self.frontier.flush(kv)
+        if self.on_progress is not None:
+            self.on_progress(self)
+
+    # -- shutdown --------------------------------------------------------------------------
+    def _shutdown(self):
+        """Sentinels -> every GOODBYE (or death) -> writer stops -> final commits -> join."""
+        self.stopping = True
+        deadline = time.monotonic() + self.settings.timeout * (self.settings.retries + 1) + JOIN_TIMEOUT
+        if not self.force and not self.fatal:
+            for _ in self.fetchers:
+                self.job_queue.put(None)
+            while self.fetchers and not self.force and time.monotonic() < deadline:
+                self._wait(0.2)
+                if self.fatal and isinstance(self.fatal, WriterDied):
+                    break
+                self._maybe_checkpoint(time.monotonic())
+        if self.force or self.fatal or self.fetchers:
+            self.kill_all()
+        else:
+            self._stop_writer(deadline)
+        self.frontier.flush()
+        # Whatever the writer did not commit is cut: a torn last line never stays.
+        self.committed_offset = self.db.get("output_offset", self.committed_offset)
+        if self.force or self.fatal:
+            cut_output(self.settings.output, self.committed_offset)
+
+    def _maybe_checkpoint(self, now):
+        if now - self._ckpt_at >= FLUSH_EVERY:
+            self._ckpt_at = now
+            self._checkpoint()
+
+    def _stop_writer(self, deadline):
+        try:
+            self.control.send((m.W_STOP,))
+        except OSError:
+            pass
+        end = max(deadline, time.monotonic() + JOIN_TIMEOUT)
+        while self.writer.is_alive() and time.monotonic() < end and not self.force:
+            wait([self.control, self.writer.sentinel], 0.2)
+            self._read_writer()
+        self._read_writer()
+        self.writer.join(1)
+        if self.writer.is_alive():
+            self.kill_all()
+        elif self.writer.exitcode != 0 and not self.fatal:
+            self.fatal = WriterDied(self.writer.exitcode)
+
+    def kill_all(self):
+        """Stop every child now: terminate, then kill (they ignore SIGTERM while working)."""
+        procs = [p.process for p in self.fetchers.values()]
+        if self.writer is not None:
+            procs.append(self.writer)
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+        for proc in procs:
+            proc.join(2)
+        self.fetchers.clear()
+        if getattr(self, "job_queue", None) is not None:
+            self.job_queue.cancel_join_thread()
+            self.job_queue.close()
+
+    def _finish(self):
+        s = self.settings
+        if self.fatal:
+            self.stats.finish_reason = "failed"
+        elif self.stop_signal is not None or self.force:
+            self.stats.finish_reason = "interrupted"
+        elif self.inflight or self.frontier.pending:
+            self.stats.finish_reason = "incomplete"
+        else:
+            self.stats.finish_reason = "finished"
+        self.stats.robots_refused = self.frontier.robots_refused
+        self.stats.requests = self.frontier.admitted
+        self.stats.records = self.db.get("output_records", self.stats.records)
+        self.stats.finish(self.stats.finish_reason)
+        self._checkpoint(final=True)
+        self.db.close()
+        if self.job_queue is not None:
+            self.job_queue.close()
+        if self.fatal:
+            raise self.fatal
+        return self.stats.as_dict()

@@ -1,0 +1,71 @@
+"""One exception hierarchy, rooted at :class:`ScrapepoolError`.
+
+Every exception keeps all of its constructor arguments in ``args`` so that it
+survives pickling across a process boundary (an exception that formats its
+message in ``__init__`` fails to unpickle: STYLE.md, trap 5).
+"""
+
+
+class ScrapepoolError(Exception):
+    """Base of every error scrapepool raises on purpose."""
+
+
+class UsageError(ScrapepoolError):
+    """The user asked for something that cannot work (bad option, seeds, spider ref).
+
+    The CLI turns it into one line on stderr and exit status 2.
+    """
+
+
+class SpiderLoadError(UsageError):
+    """A spider reference (``mod:Class`` or ``file.py:Class``) could not be loaded."""
+
+
+class OutputError(ScrapepoolError):
+    """The output cannot be opened or written; raised before any request is sent."""
+
+
+class JobDirError(UsageError):
+    """The job directory belongs to another crawl, or cannot be used."""
+
+
+class CallbackError(ScrapepoolError):
+    """A spider yielded a request whose callback is not one of its methods."""
+
+
+class WriterDied(ScrapepoolError):
+    """The writer process ended without being asked to: the run cannot go on.
+
+    Nothing committed is lost; running the same command with the same
+    ``--job-dir`` completes the crawl.
+    """
+
+    def __init__(self, exitcode):
+        super().__init__(exitcode)
+        self.exitcode = exitcode
+
+    def __str__(self):
+        return f"the writer process died ({describe_exit(self.exitcode)})"
+
+
+class CloseSpider(ScrapepoolError):
+    """Raised by a spider callback to stop the whole crawl gracefully."""
+
+    def __init__(self, reason="cancelled"):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe_exit(exitcode):
+    """Decode a ``Process.exitcode`` into words a user understands (rq does the same)."""
+    import signal
+
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"killed by {name}"
+    return f"exit code {exitcode}"

@@ -1,0 +1,280 @@
+"""The fetcher process: download, parse, run the spider, report.
+
+This module's ``run_fetcher`` is run in a separate process, N of them. Each
+has one *intake* thread (the process's main thread), the only one that reads
+the shared job queue, and C worker threads with a ``requests.Session`` each::
+
+    job queue --intake--> local queue --> worker threads: fetch, parse, spider callback
+                  |                             |                 |
+             CLAIMED (events pipe)        records pipe       OUTCOME + children (events pipe)
+                                            (writer)             (coordinator)
+
+One reader per process means one sentinel stops exactly one process, and a
+job is taken only when a worker thread is free, so no fetcher hoards work
+that another could do. Fetchers hold no crawl state: everything they know
+arrives in the Job tuple.
+"""
+
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+import traceback
+from multiprocessing.reduction import ForkingPickler
+
+from . import _messages as m
+from .downloader import Downloader
+from .http import Request, Response, _callback_name
+from .pipelines import PipelineRunner
+from .spider import load_spider
+from .urls import DomainFilter, canonical, fingerprint
+
+logger = logging.getLogger("scrapepool.fetcher")
+
+#: Seconds without a job before the fetcher tells the coordinator it is idle.
+IDLE_AFTER = 0.3
+
+
+def take(job_queue, timeout):
+    """``job_queue.get(timeout=timeout)``, without holding the queue's lock while waiting.
+
+    ``Queue.get`` waits for data *while holding* the queue's process-shared
+    read lock, so a fetcher killed while idle (the common case) would leave
+    the lock taken and every other fetcher blocked for ever. Here the wait is
+    a lockless ``poll`` and the lock is held only for the read itself
+    (microseconds). This uses the Queue's private ``_reader``/``_rlock``/``_sem``,
+    stable since Python 3.4.
+    """
+    deadline = time.monotonic() + timeout
+    reader, lock = job_queue._reader, job_queue._rlock
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not reader.poll(remaining):
+            raise queue.Empty
+        if not lock.acquire(timeout=0.05):
+            continue
+        try:
+            if not reader.poll(0):
+                continue
+            data = reader.recv_bytes()
+        finally:
+            lock.release()
+        job_queue._sem.release()
+        return ForkingPickler.loads(data)
+
+
+class Fetcher:
+    """The state of one fetcher process."""
+
+    def __init__(self, job_queue, events, records, spider, settings, domains, pipelines):
+        self.job_queue = job_queue
+        self.events = events
+        self.records = records
+        self.events_lock = threading.Lock()
+        self.records_lock = threading.Lock()
+        self.spider = spider
+        self.settings = settings
+        self.domains = domains
+        self.pipelines = pipelines
+        self.stop = threading.Event()
+        self.local = queue.Queue()
+        self.slots = threading.Semaphore(settings.concurrency)
+
+    def send_event(self, msg):
+        with self.events_lock:
+            self.events.send(msg)
+
+    def run(self):
+        parent = os.getppid()
+        threads = [threading.Thread(target=self.work, name=f"fetch-{i}", daemon=True)
+                   for i in range(self.settings.concurrency)]
+        for t in threads:
+            t.start()
+        idle_sent = False
+        try:
+            while True:
+                if not self.slots.acquire(timeout=1.0):
+                    if os.getppid() != parent:
+                        return
+                    continue
+                job = None
+                waited = 0.0
+                while True:
+                    try:
+                        job = take(self.job_queue, IDLE_AFTER)
+                        break
+                    except queue.Empty:
+                        waited += IDLE_AFTER
+                        if os.getppid() != parent:
+                            return  # the coordinator is gone: nobody to report to
+                        if not idle_sent:
+                            self.send_event((m.IDLE,))
+                            idle_sent = True
+                if job is None:
+                    self.slots.release()
+                    break
+                idle_sent = False
+                self.send_event((m.CLAIMED, job.req_id))
+                self.local.put(job)
+        finally:
+            for _ in threads:
+                self.local.put(None)
+            deadline = time.monotonic() + self.settings.timeout * (self.settings.retries + 2) + 5
+            for t in threads:
+                t.join(max(0.1, deadline - time.monotonic()))
+            self.pipelines.close()
+        self.send_event((m.GOODBYE,))
+
+    def work(self):
+        downloader = Downloader(self.settings, self.domains, self.stop)
+        try:
+            while True:
+                job = self.local.get()
+                if job is None:
+                    return
+                try:
+                    self.handle(job, downloader)
+                except (BrokenPipeError, EOFError, OSError):
+                    return  # the coordinator or the writer is gone
+                finally:
+                    self.slots.release()
+        finally:
+            downloader.close()
+
+    # -- one job ---------------------------------------------------------------------------
+    def handle(self, job, downloader):
+        result = downloader.fetch(job.url, job.method, job.headers, job.body, job.not_before)
+        info = {"bytes": len(result.body), "retries": result.retries, "started": result.started,
+                "final_url": result.final_url}
+        if job.kind == m.ROBOTS:
+            if result.error is None and result.status == 200:
+                info["robots"] = result.body[:512 * 1024].decode("utf-8", "replace")
+            self.send_event((m.OUTCOME, job.req_id, result.status, result.error, result.kind, [], info))
+            return
+        if result.chain:
+            info["chain"] = [fingerprint(c, "GET") for c in map(canonical, result.chain) if c]
+        records, children = [], []
+        spider_errors = []
+        error, kind = result.error, result.kind
+        if error is None and not (200 <= result.status < 300):
+            error, kind = f"HTTP {result.status}", f"http_{result.status}"
+        if error is None:
+            response = Response(result.final_url, result.status, result.headers, result.body,
+                                request_url=job.url, meta=job.meta, depth=job.depth, spider=self.spider)
+            callback = getattr(self.spider, job.callback or "parse")
+            self.run_callback(callback, (response,), job, records, children, spider_errors)
+        else:
+            failure = {"url": job.url, "final_url": result.final_url, "status": result.status,
+                       "error": error, "kind": kind, "depth": job.depth, "meta": job.meta}
+            if job.errback:
+                self.run_callback(getattr(self.spider, job.errback), (failure,), job, records, children,
+                                  spider_errors)
+            else:
+                try:
+                    rec = self.spider.error_record(failure)
+                except Exception as exc:
+                    spider_errors.append(_describe(exc))
+                    rec = None
+                if rec is not None:
+                    records.append(rec)
+        if records and self.pipelines:
+            records, dropped, errors = self.pipelines.process(records)
+            info["dropped"] = dropped
+            spider_errors.extend(errors)
+        if spider_errors:
+            info["spider_errors"] = spider_errors
+        info["records"] = len(records)
+        try:
+            with self.records_lock:
+                self.records.send((job.req_id, records))
+        except (TypeError, AttributeError, ValueError) as exc:  # pickling: a record held a live object
+            info["spider_errors"] = spider_errors + [f"a record could not be sent: {_describe(exc)}"]
+            info["records"] = 0
+            with self.records_lock:
+                self.records.send((job.req_id, []))
+        self.send_event((m.OUTCOME, job.req_id, result.status, error, kind, children, info))
+
+    def run_callback(self, callback, args, job, records, children, spider_errors):
+        """Run a spider callback, keeping what it yielded before any exception (as Scrapy does)."""
+        seen = set()
+        try:
+            out = callback(*args)
+            if out is None:
+                return
+            if isinstance(out, (dict, Request)):
+                out = (out,)
+            for item in out:
+                if isinstance(item, dict):
+                    records.append(item)
+                elif isinstance(item, Request):
+                    try:
+                        child = self.child(item, seen)
+                    except Exception as exc:
+                        spider_errors.append(_describe(exc))
+                        continue
+                    if child is not None:
+                        children.append(child)
+                elif item is not None:
+                    spider_errors.append(f"yielded a {type(item).__name__}, not a dict or Request")
+        except Exception as exc:
+            spider_errors.append(_describe(exc))
+
+    def child(self, req, seen):
+        """A child tuple for a yielded Request, or None when it is filtered out here."""
+        canon = canonical(req.url)
+        if canon is None or not self.domains.allows(canon):
+            return None
+        fp = fingerprint(canon, req.method, req.body)
+        if not req.dont_filter:
+            if fp in seen:
+                return None
+            seen.add(fp)
+        callback = _callback_name(self.spider, req.callback)
+        errback = _callback_name(self.spider, req.errback, "errback") if req.errback else None
+        if req.meta:
+            _check_json(req.meta)
+        return (fp, req.url, req.method, req.headers, req.body, callback, req.meta or None,
+                req.priority, req.dont_filter, errback)
+
+
+def _check_json(meta):
+    import json
+
+    try:
+        json.dumps(meta)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Request meta must be JSON-serialisable: {exc}") from None
+
+
+def _describe(exc):
+    """``Type: message`` plus the innermost frame of the spider, for a one-line log."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" ({os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def run_fetcher(job_queue, events, records, spider_ref, settings, allowed):
+    """Entry point of a fetcher process (this runs in the child).
+
+    SIGINT and SIGTERM are ignored: Ctrl-C reaches the whole process group,
+    and only the coordinator decides what a signal means (STYLE.md, trap 7).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        spider_cls = load_spider(spider_ref)
+        spider = spider_cls(**settings.spider_kwargs)
+        pipelines = PipelineRunner.from_spider(spider, settings)
+        domains = DomainFilter(allowed)
+    except Exception as exc:
+        events.send((m.FATAL, f"fetcher could not start the spider: {_describe(exc)}"))
+        os._exit(3)
+    fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines)
+    try:
+        fetcher.run()
+    except (BrokenPipeError, EOFError, ConnectionResetError):
+        pass
+    # Worker threads are daemons that may be stuck in a slow read; do not wait on them.
+    os._exit(0)

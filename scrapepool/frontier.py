@@ -1,0 +1,280 @@
+"""The frontier: which requests are admitted, in what order, and when each host may be asked.
+
+Main process only. Admission runs colly's checks in order, cheapest first:
+seen, depth, page limit, domain. Pending requests wait in an in-memory heap
+of at most ``memory_cap`` entries, ordered by (priority, admission order), so
+the crawl is breadth-first and a URL's depth is its link distance from a seed.
+Beyond the cap, newly admitted requests live only in the job database and
+are read back in slices: memory stays flat however large the crawl.
+
+Politeness (``--delay``, robots.txt Crawl-delay, ``--concurrency-per-host``)
+and robots.txt are applied per ``host:port`` when a request is handed out:
+a request for a host that is not ready waits in that host's own queue, so a
+slow host never holds up the others.
+"""
+
+import heapq
+import json
+import logging
+import time
+from collections import deque
+
+from protego import Protego
+
+from ._messages import PAGE, ROBOTS, Job
+from .jobdb import JobDB
+from .urls import host_key
+
+logger = logging.getLogger("scrapepool")
+
+#: Pending requests kept in memory; the rest wait in the job database.
+MEMORY_CAP = 20000
+#: Robots.txt bodies larger than this are cut (Google reads 500 KiB).
+ROBOTS_MAX = 512 * 1024
+
+
+class _Host:
+    __slots__ = ("waiting", "inflight", "next_time", "robots", "delay")
+
+    def __init__(self, delay):
+        self.waiting = deque()
+        self.inflight = 0
+        self.next_time = 0.0
+        #: None: not asked yet; False: being fetched; else a Protego parser or True (allow all).
+        self.robots = None
+        self.delay = delay
+
+
+class Frontier:
+    """Admission, pending order and per-host scheduling, with write-ahead to the job DB."""
+
+    def __init__(self, db: JobDB, settings, domains, memory_cap=MEMORY_CAP):
+        self.db = db
+        self.settings = settings
+        self.domains = domains
+        self.memory_cap = memory_cap
+        self.seen = set()
+        self.next_id = 1
+        #: Page requests admitted, for --max-pages.
+        self.admitted = 0
+        self.heap = []
+        #: Pending requests that are only in the job DB: those with req_id > ``disk_cursor``.
+        self.on_disk = 0
+        self.disk_cursor = None
+        self.hosts = {}
+        self.waiting = 0
+        self.robots_id = 0
+        self.robots_refused = 0
+        self.polite = bool(settings.delay or settings.concurrency_per_host or settings.robots)
+        # write-ahead buffers, flushed in one transaction
+        self.inserts, self.outcomes, self.attempts, self.refused = [], [], [], []
+
+    # -- resume -----------------------------------------------------------------------------
+    def resume(self):
+        """Reload the seen set and the counters; pending requests are read back from disk."""
+        self.db.reset_unfinished()
+        self.seen, todo, top, count = self.db.resume_state()
+        self.next_id = top + 1
+        self.admitted = count
+        self.on_disk = todo
+        self.disk_cursor = 0 if todo else None
+        return todo
+
+    # -- admission -------------------------------------------------------------------------
+    def admit(self, fp, url, method="GET", headers=None, body=None, callback=None, meta=None,
+              priority=0, dont_filter=False, errback=None, depth=0):
+        """Admit a request if it passes every check; returns its req_id, or None."""
+        if not dont_filter and fp in self.seen:
+            return None
+        s = self.settings
+        if s.max_depth is not None and depth > s.max_depth:
+            return None  # not marked seen: a shorter path may still reach it
+        if s.max_pages is not None and self.admitted >= s.max_pages:
+            return None
+        if not self.domains.allows(url):
+            return None
+        if not dont_filter:
+            self.seen.add(fp)
+        req_id = self.next_id
+        self.next_id += 1
+        self.admitted += 1
+        self.inserts.append((req_id, None if dont_filter else fp, url, method,
+                             json.dumps(headers) if headers else None, body, callback, errback,
+                             json.dumps(meta) if meta else None, depth, priority))
+        if self.disk_cursor is not None or len(self.heap) >= self.memory_cap:
+            if self.disk_cursor is None:
+                self.disk_cursor = req_id - 1
+            self.on_disk += 1
+        else:
+            heapq.heappush(self.heap, (-priority, req_id,
+                                       (url, method, headers, body, callback, meta, depth, 0, errback)))
+        return req_id
+
+    def mark_seen(self, fp):
+        self.seen.add(fp)
+
+    def requeue(self, req_id, entry, attempt):
+        """A request whose fetcher died goes back, ahead of newer requests."""
+        url, method, headers, body, callback, meta, depth, _, errback = entry
+        if attempt:
+            self.attempts.append((attempt, req_id))
+        heapq.heappush(self.heap, (-1 << 30, req_id,
+                                   (url, method, headers, body, callback, meta, depth, attempt, errback)))
+
+    def record_outcome(self, req_id):
+        self.outcomes.append(req_id)
+
+    # -- handing out ------------------------------------------------------------------------
+    @property
+    def pending(self):
+        """Requests admitted and not yet handed out (memory, disk and host queues)."""
+        return len(self.heap) + self.on_disk + self.waiting
+
+    def _refill(self):
+        if self.disk_cursor is None or len(self.heap) > self.memory_cap // 4:
+            return
+        self.flush()
+        want = self.memory_cap // 2
+        rows = self.db.load_pending(self.disk_cursor, want)
+        for (req_id, url, method, headers, body, callback, errback, meta, depth, priority,
+             attempts) in rows:
+            heapq.heappush(self.heap, (-priority, req_id, (
+                url, method, json.loads(headers) if headers else None, body, callback,
+                json.loads(meta) if meta else {}, depth, attempts, errback)))
+            self.disk_cursor = req_id
+        self.on_disk = max(0, self.on_disk - len(rows))
+        if len(rows) < want:
+            self.disk_cursor = None
+            self.on_disk = 0
+
+    def next_job(self, now):
+        """The next Job to dispatch now, or None."""
+        if self.polite:
+            for host, hs in self.hosts.items():
+                if hs.waiting and self._host_ready(hs, now):
+                    job = self._take_waiting(host, hs, now)
+                    if job is not None:
+                        return job
+        while True:
+            if not self.heap:
+                self._refill()
+                if not self.heap:
+                    return None
+            _, req_id, entry = heapq.heappop(self.heap)
+            if not self.polite:
+                return self._job(req_id, entry, now)
+            host = host_key(entry[0])
+            hs = self.hosts.get(host)
+            if hs is None:
+                hs = self.hosts[host] = _Host(self.settings.delay)
+            if hs.robots is None:
+                if self.settings.robots:
+                    hs.waiting.append((req_id, entry))
+                    self.waiting += 1
+                    hs.robots = False
+                    return self._robots_job(entry[0], now)
+                hs.robots = True
+            if not hs.waiting and self._host_ready(hs, now):
+                job = self._check_robots(host, hs, req_id, entry, now)
+                if job is not None:
+                    return job
+                continue
+            hs.waiting.append((req_id, entry))
+            self.waiting += 1
+
+    def _host_ready(self, hs, now):
+        if hs.robots is None or hs.robots is False:
+            return False
+        limit = self.settings.concurrency_per_host
+        if hs.delay > 0:
+            limit = 1
+        if limit and hs.inflight >= limit:
+            return False
+        return now >= hs.next_time - 0.05
+
+    def _take_waiting(self, host, hs, now):
+        while hs.waiting:
+            req_id, entry = hs.waiting.popleft()
+            self.waiting -= 1
+            job = self._check_robots(host, hs, req_id, entry, now)
+            if job is not None:
+                return job
+        return None
+
+    def _check_robots(self, host, hs, req_id, entry, now):
+        parser = hs.robots
+        if parser is not True and not parser.can_fetch(entry[0], self.settings.user_agent):
+            self.robots_refused += 1
+            self.refused.append(req_id)
+            logger.debug("forbidden by robots.txt: %s", entry[0])
+            return None
+        hs.inflight += 1
+        return self._job(req_id, entry, max(now, hs.next_time))
+
+    def _job(self, req_id, entry, not_before):
+        url, method, headers, body, callback, meta, depth, attempt, errback = entry
+        return Job(req_id, url, method, headers, body, callback, meta or {}, depth, attempt, errback,
+                   not_before)
+
+    def _robots_job(self, url, now):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.robots_id -= 1
+        return Job(self.robots_id, f"{parts.scheme}://{parts.netloc}/robots.txt", "GET", None, None,
+                   None, {}, 0, 0, None, now, ROBOTS)
+
+    # -- outcomes --------------------------------------------------------------------------
+    def host_done(self, url, started):
+        """A request to ``url`` has its outcome: free the host's slot, start its delay."""
+        if not self.polite:
+            return
+        hs = self.hosts.get(host_key(url))
+        if hs is None:
+            return
+        hs.inflight = max(0, hs.inflight - 1)
+        if hs.delay > 0:
+            hs.next_time = max(hs.next_time, (started or time.time()) + hs.delay)
+
+    def robots_arrived(self, url, status, text):
+        """Scrapy's rules: a robots.txt that is missing (4xx), broken (5xx) or unreachable allows all."""
+        hs = self.hosts.get(host_key(url))
+        if hs is None:
+            return
+        if text is None:
+            hs.robots = True
+            if status is None or status >= 500:
+                logger.info("robots.txt of %s could not be read (%s): allowing everything", host_key(url),
+                            status or "unreachable")
+            return
+        parser = Protego.parse(text[:ROBOTS_MAX])
+        hs.robots = parser
+        crawl_delay = parser.crawl_delay(self.settings.user_agent)
+        if crawl_delay and crawl_delay > hs.delay:
+            hs.delay = float(crawl_delay)
+
+    def robots_lost(self, url):
+        """The robots.txt job died with its fetcher: ask again."""
+        hs = self.hosts.get(host_key(url))
+        if hs is not None and hs.robots is False:
+            hs.robots = None
+            if hs.waiting:
+                req_id, entry = hs.waiting.popleft()
+                self.waiting -= 1
+                heapq.heappush(self.heap, (-1 << 30, req_id, entry))
+
+    def next_due(self, now):
+        """Seconds until a waiting host becomes ready (None: no host is waiting on time)."""
+        due = None
+        for hs in self.hosts.values():
+            if hs.waiting and hs.next_time > now and hs.robots not in (None, False):
+                wait = hs.next_time - now
+                due = wait if due is None else min(due, wait)
+        return due
+
+    # -- write-ahead -----------------------------------------------------------------------
+    def flush(self, kv=None):
+        if not (self.inserts or self.outcomes or self.attempts or self.refused or kv):
+            return
+        self.db.write(self.inserts, self.outcomes, self.attempts, self.refused, kv or {})
+        self.inserts, self.outcomes, self.attempts, self.refused = [], [], [], []

@@ -1,0 +1,180 @@
+"""Request and Response: what a spider sees and yields.
+
+A :class:`Request` is plain data so that it can cross a process boundary: its
+callback travels as a method *name* (a bound method would pickle a copy of the
+spider with it; STYLE.md, trap 3). A :class:`Response` never crosses a process:
+it is built inside the fetcher that downloaded it, and its soup is built once,
+lazily, on first use.
+"""
+
+import json
+import re
+from urllib.parse import urljoin as _urljoin
+
+from w3lib.encoding import html_to_unicode
+
+__all__ = ["Request", "Response"]
+
+#: Content types that are parsed as HTML.
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+_BASE_RE = re.compile(rb"<base\s", re.I)
+_HTML_SNIFF_RE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta)\b", re.I | re.S)
+
+
+class Request:
+    """A request a spider wants made.
+
+    :param url: absolute URL (``response.follow`` resolves relative ones).
+    :param callback: a method of the spider, or its name; ``None`` means ``parse``.
+    :param method: HTTP method.
+    :param headers: extra request headers (dict).
+    :param body: request body (bytes or str).
+    :param meta: a JSON-serialisable dict handed to the callback as ``response.meta``.
+    :param priority: higher is dispatched sooner.
+    :param dont_filter: request it even if the same request was seen before.
+    :param errback: a method (or its name) called with a failure dict when the request fails.
+    """
+
+    __slots__ = ("url", "callback", "method", "headers", "body", "meta", "priority",
+                 "dont_filter", "errback")
+
+    def __init__(self, url, callback=None, method="GET", headers=None, body=None, meta=None,
+                 priority=0, dont_filter=False, errback=None):
+        if not isinstance(url, str):
+            raise TypeError(f"Request url must be str, not {type(url).__name__}")
+        self.url = url
+        self.callback = callback
+        self.method = method.upper()
+        self.headers = dict(headers) if headers else None
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        self.meta = dict(meta) if meta else {}
+        self.priority = int(priority)
+        self.dont_filter = bool(dont_filter)
+        self.errback = errback
+
+    def __repr__(self):
+        return f"<Request {self.method} {self.url}>"
+
+
+def _callback_name(spider, cb, what="callback"):
+    """The method name of ``cb`` on ``spider``; raises CallbackError for anything else.
+
+    Scrapy's ``_find_method`` does the same: callbacks must be spider methods,
+    because they are looked up again by name in another process.
+    """
+    from .exceptions import CallbackError
+
+    if cb is None or isinstance(cb, str):
+        if isinstance(cb, str) and not callable(getattr(spider, cb, None)):
+            raise CallbackError(f"{type(spider).__name__} has no method {cb!r} to use as {what}")
+        return cb
+    func = getattr(cb, "__func__", None)
+    name = getattr(cb, "__name__", None)
+    if getattr(cb, "__self__", None) is spider and func is not None and name:
+        if getattr(getattr(spider, name, None), "__func__", None) is func:
+            return name
+    raise CallbackError(f"{what} {cb!r} is not a method of {type(spider).__name__}")
+
+
+class Response:
+    """A downloaded page, as the spider's callback sees it.
+
+    ``text`` is decoded in the HTML5 order (BOM, Content-Type charset,
+    ``<meta charset>``, then UTF-8) by w3lib; ``soup`` is BeautifulSoup with
+    the lxml parser, built on first use and then kept.
+    """
+
+    def __init__(self, url, status, headers, body, request_url=None, meta=None, depth=0,
+                 spider=None):
+        #: The final URL, after redirects.
+        self.url = url
+        #: The URL that was requested.
+        self.request_url = request_url or url
+        self.status = status
+        #: Response headers (a case-insensitive mapping).
+        self.headers = headers if headers is not None else {}
+        self.body = body
+        self.meta = meta if meta is not None else {}
+        self.depth = depth
+        self._spider = spider
+        self._text = None
+        self._encoding = None
+        self._soup = None
+        self._base = None
+
+    # -- content ---------------------------------------------------------------------------
+    @property
+    def content_type(self):
+        """The media type without parameters, lower-cased ('' when absent)."""
+        return (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+
+    @property
+    def is_html(self):
+        """True for text/html and XHTML, or a body that sniffs as HTML when the type is missing."""
+        ctype = self.content_type
+        if ctype:
+            return ctype in HTML_TYPES
+        return bool(_HTML_SNIFF_RE.match(self.body[:1024].lstrip(b"\xef\xbb\xbf")))
+
+    def _decode(self):
+        self._encoding, self._text = html_to_unicode(self.headers.get("Content-Type"), self.body)
+
+    @property
+    def text(self):
+        """The body as text."""
+        if self._text is None:
+            self._decode()
+        return self._text
+
+    @property
+    def encoding(self):
+        if self._encoding is None:
+            self._decode()
+        return self._encoding
+
+    @property
+    def soup(self):
+        """BeautifulSoup of the page (lxml parser), built once on first use."""
+        if self._soup is None:
+            from bs4 import BeautifulSoup
+
+            self._soup = BeautifulSoup(self.text, "lxml")
+        return self._soup
+
+    def select(self, css):
+        """``response.soup.select(css)``."""
+        return self.soup.select(css)
+
+    def select_one(self, css):
+        return self.soup.select_one(css)
+
+    def json(self):
+        """The body parsed as JSON."""
+        return json.loads(self.text)
+
+    # -- links -----------------------------------------------------------------------------
+    @property
+    def base_url(self):
+        """The URL relative links resolve against: ``<base href>`` if the page has one."""
+        if self._base is None:
+            self._base = self.url
+            # A byte search first: most pages have no <base>, and a tree search costs.
+            if self.is_html and _BASE_RE.search(self.body):
+                tag = self.soup.find("base", href=True)
+                if tag is not None and tag["href"].strip():
+                    self._base = _urljoin(self.url, tag["href"].strip())
+        return self._base
+
+    def urljoin(self, href):
+        """Resolve ``href`` against the page's base URL."""
+        return _urljoin(self.base_url, href.strip())
+
+    def follow(self, href, callback=None, meta=None, **kwargs):
+        """A :class:`Request` for ``href`` (a string or an ``<a>`` tag) relative to this page."""
+        if hasattr(href, "get") and not isinstance(href, str):
+            href = href.get("href") or ""
+        return Request(self.urljoin(href), callback=callback, meta=meta, **kwargs)
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.url}>"

@@ -1,0 +1,134 @@
+"""The writer process: the only one that touches the output.
+
+``run_writer`` runs in a separate process. It waits on every fetcher's
+records pipe and on its control pipe from the coordinator, writes records in
+batches, and after each flushed batch records in the job DB, in one
+transaction, which requests are committed and how far the output is durable;
+then it tells the coordinator. A request it has committed once is never
+written again, whoever sends it (a request can be fetched twice after a crash).
+"""
+
+import os
+import signal
+import time
+from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import recv_handle
+
+from . import _messages as m
+from .exporters import open_exporter
+from .jobdb import JobDB
+
+#: A batch is flushed when it is this old (seconds) or this large (requests).
+FLUSH_EVERY = 0.05
+FLUSH_SIZE = 256
+#: After W_STOP, how long to wait for the fetchers' pipes to reach their end.
+DRAIN_TIMEOUT = 30.0
+
+
+class CommittedSet:
+    """Which req_ids are committed: one bit each (req_ids are dense integers from 1)."""
+
+    def __init__(self, ids=()):
+        self.bits = bytearray(1024)
+        for i in ids:
+            self.add(i)
+
+    def add(self, i):
+        byte = i >> 3
+        if byte >= len(self.bits):
+            self.bits.extend(bytes(max(byte + 1 - len(self.bits), len(self.bits))))
+        self.bits[byte] |= 1 << (i & 7)
+
+    def __contains__(self, i):
+        byte = i >> 3
+        return byte < len(self.bits) and bool(self.bits[byte] & (1 << (i & 7)))
+
+
+class Writer:
+    def __init__(self, control, output, job_folder, durable):
+        self.control = control
+        self.db = JobDB(job_folder, durable)
+        self.exporter = open_exporter(output, fsync=durable)
+        self.exporter.open(self.db.get("output_offset"))
+        self.committed = CommittedSet(self.db.committed_ids())
+        self.records_total = self.db.get("output_records", 0)
+        self.pipes = []
+        self.batch = []
+        self.batch_started = None
+
+    def run(self):
+        stop_by = None
+        while True:
+            timeout = FLUSH_EVERY if self.batch else 1.0
+            ready = wait([self.control] + self.pipes, timeout)
+            for conn in ready:
+                if conn is self.control:
+                    try:
+                        msg = conn.recv()
+                    except (EOFError, OSError):
+                        return self.finish()  # the coordinator is gone
+                    if msg[0] == m.W_PIPE:
+                        self.pipes.append(Connection(recv_handle(conn)))
+                    elif msg[0] == m.W_RECORDS:
+                        self.add(msg[1], msg[2])
+                    elif msg[0] == m.W_STOP:
+                        stop_by = time.monotonic() + DRAIN_TIMEOUT
+                else:
+                    try:
+                        req_id, records = conn.recv()
+                    except (EOFError, OSError):
+                        # The fetcher exited (or died mid-message: the partial message is dropped).
+                        self.pipes.remove(conn)
+                        conn.close()
+                        continue
+                    self.add(req_id, records)
+            if self.batch and (len(self.batch) >= FLUSH_SIZE or not ready
+                               or time.monotonic() - self.batch_started >= FLUSH_EVERY):
+                self.flush()
+            if stop_by is not None and (not self.pipes or time.monotonic() > stop_by):
+                return self.finish()
+
+    def add(self, req_id, records):
+        if not self.batch:
+            self.batch_started = time.monotonic()
+        self.batch.append((req_id, records))
+
+    def flush(self):
+        ids, written = [], 0
+        out = []
+        for req_id, records in self.batch:
+            ids.append(req_id)
+            if req_id in self.committed:
+                continue  # written before: a re-fetch after a crash
+            self.committed.add(req_id)
+            out.extend(records)
+        self.batch = []
+        if out:
+            self.exporter.write(out)
+            written = len(out)
+        offset = self.exporter.commit()
+        self.records_total += written
+        self.db.commit_output(ids, offset, self.records_total)
+        self.control.send((m.W_COMMITTED, ids, written, offset))
+
+    def finish(self):
+        if self.batch:
+            self.flush()
+        self.exporter.close()
+        self.db.close()
+
+
+def run_writer(control, output, job_folder, durable):
+    """Entry point of the writer process (this runs in the child)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        writer = Writer(control, output, job_folder, durable)
+        writer.run()
+    except Exception as exc:
+        try:
+            control.send((m.W_FAILED, f"{type(exc).__name__}: {exc}"))
+        except OSError:
+            pass
+        os._exit(1)
+    os._exit(0)
