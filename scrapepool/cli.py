@@ -189,7 +189,33 @@ def run_crawl(spider_ref, seeds, opts, quiet=False):
     return 0
 
 
+def _stop_resource_tracker():
+    """Unlink our semaphores and reap multiprocessing's resource tracker before we exit.
+
+    Under spawn, multiprocessing starts a tracker process that only exits after
+    we do; nothing waits for it then, so for a moment the crawl leaves a process
+    behind in its session (a zombie where init does not reap). Stopping it here
+    makes the command end with nothing of it still running.
+    """
+    import gc
+    from multiprocessing import resource_tracker, util
+
+    gc.collect()
+    util._run_finalizers(0)
+    try:
+        resource_tracker._resource_tracker._stop()
+    except Exception:
+        pass
+
+
 def main(argv=None):
+    try:
+        return _main(argv)
+    finally:
+        _stop_resource_tracker()
+
+
+def _main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
     if args.command is None:

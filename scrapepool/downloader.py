@@ -80,6 +80,10 @@ class Downloader:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.cookies.set_policy(_NoCookies())
+        # Looking proxies up in the environment costs ~0.5 ms per request; skip it when
+        # the environment names none (requests does it for every request otherwise).
+        if not requests.utils.getproxies():
+            self.session.trust_env = False
         self.session.headers.update(DEFAULT_HEADERS)
         self.session.headers["User-Agent"] = settings.user_agent
         self.session.headers.update(dict(settings.headers))

@@ -39,6 +39,7 @@ the job DB and the output stay consistent for a resume.
 
 import logging
 import os
+import select
 import shutil
 import signal
 import tempfile
@@ -53,6 +54,7 @@ from .fetcher import run_fetcher
 from .frontier import Frontier
 from .http import _callback_name
 from .jobdb import JobDB
+from .jobqueue import MAX_QUEUED_BYTES, JobQueue
 from .spider import load_spider, spider_ref
 from .stats import Stats
 from .urls import DomainFilter, canonical, check_seed_url, fingerprint, host_key
@@ -72,9 +74,10 @@ LOST_GRACE = 0.5
 class _Flight:
     """A request handed out and not done yet."""
 
-    __slots__ = ("job", "pid", "outcome", "committed", "dispatched")
+    __slots__ = ("job", "pid", "outcome", "committed", "dispatched", "size")
 
     def __init__(self, job, now):
+        self.size = 0
         self.job = job
         self.pid = None
         self.outcome = False
@@ -94,6 +97,38 @@ class _Proc:
         self.index = index
 
 
+class _Waiter:
+    """``multiprocessing.connection.wait`` with a poll object kept between calls.
+
+    ``wait()`` builds and fills a new selector on every call; the coordinator
+    waits several times per page, so it keeps one and changes it only when a
+    process starts or ends.
+    """
+
+    def __init__(self):
+        self.poll = select.poll()
+        self.objects = {}
+
+    def add(self, obj, handler):
+        """Call ``handler()`` when ``obj`` (a Connection or a sentinel) is ready."""
+        fd = obj if isinstance(obj, int) else obj.fileno()
+        self.objects[fd] = handler
+        self.poll.register(fd, select.POLLIN)
+
+    def remove(self, obj):
+        fd = obj if isinstance(obj, int) else obj.fileno()
+        if self.objects.pop(fd, None) is not None:
+            self.poll.unregister(fd)
+
+    def wait(self, timeout):
+        """The handlers of what is ready within ``timeout`` seconds."""
+        try:
+            events = self.poll.poll(max(0, timeout) * 1000)
+        except InterruptedError:
+            return []
+        return [self.objects[fd] for fd, _ in events if fd in self.objects]
+
+
 class Engine:
     """Runs one crawl. Use as a context manager: leaving it always stops every child."""
 
@@ -111,6 +146,7 @@ class Engine:
         self.fetchers = {}
         self.inflight = {}
         self.in_queue = 0
+        self.queued_bytes = 0
         self.writer = None
         self.control = None
         self.stop_signal = None
@@ -124,6 +160,7 @@ class Engine:
         self.job_queue = None
         self.stopping = False
         self._ckpt_at = 0.0
+        self.waiter = _Waiter()
 
     # -- context management ----------------------------------------------------------------
     def __enter__(self):
@@ -230,7 +267,7 @@ class Engine:
         self._install_signals()
         try:
             self._start_writer()
-            self.job_queue = self.ctx.Queue()
+            self.job_queue = JobQueue(self.ctx)
             for i in range(s.workers):
                 self._start_fetcher(i)
             self._loop()
@@ -266,6 +303,8 @@ class Engine:
         self.writer = self._spawn(run_writer, (child, self.settings.output, os.path.dirname(self.db.path),
                                                self.db.durable), "scrapepool-writer")
         child.close()
+        self.waiter.add(self.control, self._read_writer)
+        self.waiter.add(self.writer.sentinel, self._writer_exited)
 
     def _start_fetcher(self, index):
         events_r, events_w = self.ctx.Pipe(duplex=False)
@@ -278,7 +317,9 @@ class Engine:
         self.control.send((m.W_PIPE,))
         send_handle(self.control, records_r.fileno(), self.writer.pid)
         records_r.close()
-        self.fetchers[proc.sentinel] = _Proc(proc, events_r, index)
+        record = self.fetchers[proc.sentinel] = _Proc(proc, events_r, index)
+        self.waiter.add(events_r, lambda: self._read_events(record))
+        self.waiter.add(proc.sentinel, lambda: self._fetcher_exited(proc.sentinel))
 
     # -- signals ---------------------------------------------------------------------------
     def _install_signals(self):
@@ -332,36 +373,25 @@ class Engine:
     def _dispatch(self, window):
         now_wall = time.time()
         now = time.monotonic()
-        while self.in_queue < window:
+        while self.in_queue < window and self.queued_bytes < MAX_QUEUED_BYTES:
             job = self.frontier.next_job(now_wall)
             if job is None:
                 return
-            self.job_queue.put(job)
-            self.inflight[job.req_id] = _Flight(job, now)
+            flight = self.inflight[job.req_id] = _Flight(job, now)
+            flight.size = self.job_queue.put_now(job)
+            self.queued_bytes += flight.size
             self.in_queue += 1
 
     def _wait(self, timeout):
-        handles = [self.control, self.writer.sentinel]
-        for sentinel, proc in self.fetchers.items():
-            handles.append(proc.events)
-            handles.append(sentinel)
-        for ready in wait(handles, timeout):
-            self._handle(ready)
+        for handler in self.waiter.wait(timeout):
+            handler()
 
-    def _handle(self, ready):
-        if ready is self.control:
-            self._read_writer()
-        elif ready == self.writer.sentinel:
-            self._read_writer()
-            if not self.writer.is_alive() and not self.fatal:
-                self.fatal = WriterDied(self.writer.exitcode)
-        elif ready in self.fetchers:
-            self._fetcher_exited(ready)
-        else:
-            for proc in self.fetchers.values():
-                if proc.events is ready:
-                    self._read_events(proc)
-                    break
+    def _writer_exited(self):
+        self._read_writer()
+        self.waiter.remove(self.writer.sentinel)
+        self.writer.join(1)
+        if not self.fatal:
+            self.fatal = WriterDied(self.writer.exitcode)
 
     def _read_events(self, proc):
         conn = proc.events
@@ -380,6 +410,7 @@ class Engine:
             if flight is not None and flight.pid is None:
                 flight.pid = proc.process.pid
                 self.in_queue -= 1
+                self.queued_bytes -= flight.size
         elif kind == m.IDLE:
             proc.idle_at = time.monotonic()
         elif kind == m.GOODBYE:
@@ -436,6 +467,8 @@ class Engine:
     def _fetcher_exited(self, sentinel):
         proc = self.fetchers.pop(sentinel)
         self._read_events(proc)
+        self.waiter.remove(proc.events)
+        self.waiter.remove(sentinel)
         proc.process.join(1)
         proc.events.close()
         if proc.goodbye:
@@ -460,6 +493,7 @@ class Engine:
         del self.inflight[req_id]
         if flight.pid is None:
             self.in_queue -= 1
+            self.queued_bytes -= flight.size
         if job.kind == m.ROBOTS:
             self.frontier.host_done(job.url, None)
             self.frontier.robots_lost(job.url)
@@ -520,7 +554,7 @@ class Engine:
         deadline = time.monotonic() + self.settings.timeout * (self.settings.retries + 1) + JOIN_TIMEOUT
         if not self.force and not self.fatal:
             for _ in self.fetchers:
-                self.job_queue.put(None)
+                self.job_queue.put_now(None)
             while self.fetchers and not self.force and time.monotonic() < deadline:
                 self._wait(0.2)
                 if self.fatal and isinstance(self.fatal, WriterDied):
