@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 
 from . import __version__
@@ -181,7 +182,7 @@ def run_crawl(spider_ref, seeds, opts, quiet=False):
     if not quiet:
         progress.summary(stats, settings.output)
     if engine.stop_signal is not None or engine.force:
-        name = "SIGINT" if engine.stop_signal in (None, 2) else "SIGTERM"
+        name = "SIGINT" if engine.stop_signal in (None, signal.SIGINT) else "SIGTERM"
         how = f"run the same command again to resume" if settings.job_dir else \
             "use --job-dir to make a crawl resumable"
         sys.stderr.write(f"scrapepool: stopped by {name}: {how}\n")
@@ -208,7 +209,20 @@ def _stop_resource_tracker():
         pass
 
 
+def _note_signal(signum, frame):
+    _late_signals.append(signum)
+
+
+_late_signals = []
+
+
 def main(argv=None):
+    # While a crawl runs, the engine's own handlers are in force (first signal: finish
+    # the requests in flight; second: stop now). Outside it, a signal must not kill us
+    # half-way through the summary with a traceback: it is noted and we exit soon anyway.
+    if argv is None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _note_signal)
     try:
         return _main(argv)
     finally:
