@@ -57,6 +57,9 @@ def _add_crawl_options(p):
     p.add_argument("--job-dir", help="keep the crawl's state here: the same command resumes it")
     p.add_argument("--restart", action="store_const", const=True, default=None,
                    help="start the job in --job-dir over")
+    p.add_argument("--http-cache", metavar="DIR", help="store responses here and serve a rerun from them")
+    p.add_argument("--http-cache-expire", type=float, metavar="SECONDS",
+                   help="cached responses older than this are fetched again (default: never)")
     p.add_argument("--pipeline", action="append", default=None, metavar="MOD:CLASS",
                    help="record pipeline, after the spider's own (repeatable)")
     p.add_argument("--start-method", choices=("spawn", "fork", "forkserver"),
@@ -90,7 +93,7 @@ def make_parser():
 def read_seeds(path):
     """URLs of a seeds file; bad lines are reported with their number and skipped."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
         raise UsageError(f"seeds file not found: {path}") from None
@@ -133,7 +136,7 @@ def _options(args):
     opts = {k: getattr(args, k, None) for k in (
         "output", "workers", "concurrency", "max_depth", "max_pages", "delay", "concurrency_per_host",
         "timeout", "retries", "max_redirects", "max_bytes", "user_agent", "robots", "job_dir", "restart",
-        "start_method", "stats_path")}
+        "start_method", "stats_path", "http_cache", "http_cache_expire")}
     if getattr(args, "allow_domain", None):
         opts["allowed_domains"] = tuple(args.allow_domain)
     if getattr(args, "pipeline", None):

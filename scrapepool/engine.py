@@ -199,9 +199,10 @@ class Engine:
 
     def _domains(self, requests):
         s = self.settings
-        entries = list(s.allowed_domains) + list(getattr(self.spider, "allowed_domains", ()) or ())
-        if not entries:
-            entries = sorted({host_key(r.url) for r in requests})
+        # The seeds' own sites are always allowed; --allow-domain and Spider.allowed_domains
+        # widen that (a seed outside allowed_domains would otherwise end the crawl at once).
+        entries = sorted({host_key(r.url) for r in requests})
+        entries += list(s.allowed_domains) + list(getattr(self.spider, "allowed_domains", ()) or ())
         return entries
 
     def _open_job(self, requests):
@@ -241,8 +242,10 @@ class Engine:
     def run(self):
         """Run the crawl to its end; returns the stats dict."""
         s = self.settings
-        check_output(s.output)
         requests = self._start_requests()
+        if not requests and not (s.job_dir and os.path.isdir(s.job_dir)):
+            raise UsageError("no valid start URL: give seeds or set start_urls on the spider")
+        check_output(s.output)
         resume = self._open_job(requests)
         if not requests and not resume:
             raise UsageError("no valid start URL: give seeds or set start_urls on the spider")

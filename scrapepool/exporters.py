@@ -53,9 +53,12 @@ def check_output(path, resume=False):
         raise OutputError(f"cannot write output {path}: folder {folder} does not exist")
     if os.path.isdir(path):
         raise OutputError(f"cannot write output {path}: it is a folder")
+    existed = os.path.exists(path)
     try:
         with open(path, "ab"):
             pass
+        if not existed:
+            os.remove(path)  # a failed crawl must not leave an empty output behind
     except OSError as exc:
         raise OutputError(f"cannot write output {path}: {exc.strerror or exc}") from None
     return fmt
@@ -169,6 +172,7 @@ class SqliteExporter:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
         self.columns = [r[1] for r in self.conn.execute("PRAGMA table_info(records)")]
+        self.lower = {c.lower(): c for c in self.columns}
         self.top = 0
         if self.columns:
             if offset is not None:
@@ -178,7 +182,13 @@ class SqliteExporter:
 
     def write(self, records):
         for rec in records:
-            new = [k for k in rec if k not in self.columns]
+            # SQLite column names ignore case: fields that differ only in case share a column
+            # (the first spelling names it, the last value wins).
+            row, names = {}, dict(self.lower)
+            for key, value in rec.items():
+                col = names.setdefault(str(key).lower(), str(key))
+                row[col] = value
+            new = [k for k in row if k.lower() not in self.lower]
             if new:
                 if not self.columns:
                     self.conn.execute(f"CREATE TABLE records ({', '.join(_quote(k) for k in new)})")
@@ -186,11 +196,13 @@ class SqliteExporter:
                     for key in new:
                         self.conn.execute(f"ALTER TABLE records ADD COLUMN {_quote(key)}")
                 self.columns.extend(new)
-            keys = list(rec)
+                self.lower.update((k.lower(), k) for k in new)
+            if not self.columns:
+                continue  # an empty record before any field exists: nothing to store
             self.top += 1
-            self.conn.execute(
-                f"INSERT INTO records(rowid, {', '.join(_quote(k) for k in keys)}) VALUES (?{', ?' * len(keys)})",
-                [self.top] + [_sql_value(rec[k]) for k in keys])
+            cols = "".join(", " + _quote(k) for k in row)
+            self.conn.execute(f"INSERT INTO records(rowid{cols}) VALUES (?{', ?' * len(row)})",
+                              [self.top] + [_sql_value(v) for v in row.values()])
 
     def commit(self):
         self.conn.execute("COMMIT")

@@ -40,7 +40,9 @@ IDLE_AFTER = 0.3
 class Fetcher:
     """The state of one fetcher process."""
 
-    def __init__(self, job_queue, events, records, spider, settings, domains, pipelines):
+    def __init__(self, job_queue, events, records, spider, settings, domains, pipelines, cache=None):
+        #: The HTTP cache (``--http-cache``), or None.
+        self.cache = cache
         self.job_queue = job_queue
         self.events = events
         self.records = records
@@ -126,7 +128,11 @@ class Fetcher:
 
     # -- one job ---------------------------------------------------------------------------
     def handle(self, job, downloader):
-        result = downloader.fetch(job.url, job.method, job.headers, job.body, job.not_before)
+        result = self.cache.get(job) if self.cache is not None else None
+        if result is None:
+            result = downloader.fetch(job.url, job.method, job.headers, job.body, job.not_before)
+            if self.cache is not None and result.error is None:
+                self.cache.put(job, result)
         info = {"bytes": len(result.body), "retries": result.retries, "started": result.started,
                 "final_url": result.final_url}
         if job.kind == m.ROBOTS:
@@ -206,7 +212,10 @@ class Fetcher:
 
     def child(self, req, seen):
         """A child tuple for a yielded Request, or None when it is filtered out here."""
-        canon = canonical(req.url)
+        url = req.url
+        if "#" in url:
+            url = url.split("#", 1)[0]  # never sent; keeps response.url and records clean
+        canon = canonical(url)
         if canon is None or not self.domains.allows(canon):
             return None
         fp = fingerprint(canon, req.method, req.body)
@@ -218,7 +227,7 @@ class Fetcher:
         errback = _callback_name(self.spider, req.errback, "errback") if req.errback else None
         if req.meta:
             _check_json(req.meta)
-        return (fp, req.url, req.method, req.headers, req.body, callback, req.meta or None,
+        return (fp, url, req.method, req.headers, req.body, callback, req.meta or None,
                 req.priority, req.dont_filter, errback)
 
 
@@ -272,10 +281,15 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed):
         spider = spider_cls(**settings.spider_kwargs)
         pipelines = PipelineRunner.from_spider(spider, settings)
         domains = DomainFilter(allowed)
+        cache = None
+        if settings.http_cache:
+            from .httpcache import HttpCache
+
+            cache = HttpCache(settings.http_cache, settings.http_cache_expire)
     except Exception as exc:
         events.send((m.FATAL, f"fetcher could not start the spider: {_describe(exc)}"))
         os._exit(3)
-    fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines)
+    fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache)
     try:
         fetcher.run()
     except (BrokenPipeError, EOFError, ConnectionResetError):

@@ -72,6 +72,10 @@ class Settings:
     stats_path: "str | None" = None
     #: Live progress on a terminal, a log line every 10 s otherwise; False: neither.
     progress: bool = True
+    #: Folder of the HTTP cache (None: no cache): responses are stored, and served from it.
+    http_cache: "str | None" = None
+    #: Seconds a cached response stays fresh (None: for ever).
+    http_cache_expire: "float | None" = None
     #: Extra record pipelines (``mod:Class`` strings), after the spider's own.
     pipelines: tuple = ()
     spider_kwargs: dict = field(default_factory=dict)

@@ -11,7 +11,6 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 
-import scrapepool
 from scrapepool.demo import BROKEN_LINK, SLOW_PAGE, build_site, expected_counts, serve
 from scrapepool.demo.site import AUTHORS, QUOTES, TAGS
 from scrapepool.testserver import Page
@@ -119,21 +118,10 @@ def test_one_slow_page():
 
 @pytest.fixture(scope="module")
 def quotes_spider():
-    """examples/quotes.py, loaded from its file; a stand-in base class only while the engine has no Spider."""
-    had_spider = hasattr(scrapepool, "Spider")
-    if not had_spider:
-        try:
-            from scrapepool import Spider  # noqa: F401
-            had_spider = True
-        except ImportError:
-            scrapepool.Spider = type("Spider", (), {})
-    try:
-        spec = importlib.util.spec_from_file_location("example_quotes", ROOT / "examples" / "quotes.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        if not had_spider:
-            del scrapepool.Spider
+    """examples/quotes.py, loaded from its file."""
+    spec = importlib.util.spec_from_file_location("example_quotes", ROOT / "examples" / "quotes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module.QuotesSpider()
 
 

@@ -1,0 +1,77 @@
+"""Spiders the tests run. All at module level: spawned fetchers import them as tests.spiders:Name."""
+
+from scrapepool import Request, Spider
+
+
+class TwoCallbacks(Spider):
+    """A list page links to items (``a.item``); meta carries the list page and the link text along."""
+
+    name = "two-callbacks"
+
+    def parse(self, response):
+        items = response.select("a.item")
+        yield {"kind": "list", "url": response.url, "depth": response.depth, "items": len(items)}
+        for a in items:
+            yield response.follow(a, callback=self.parse_item,
+                                  meta={"from": response.url, "label": a.get_text(strip=True)})
+        nxt = response.select_one("a.next")
+        if nxt is not None:
+            yield response.follow(nxt["href"])
+
+    def parse_item(self, response):
+        yield {"kind": "item", "url": response.url, "depth": response.depth,
+               "title": response.soup.title.get_text(strip=True),
+               "from": response.meta["from"], "label": response.meta["label"]}
+
+
+class RaisesOnBad(Spider):
+    """Follows every link; on a page whose path contains 'bad' it yields a record, then raises."""
+
+    def parse(self, response):
+        yield {"url": response.url, "partial": "bad" in response.url}
+        if "bad" in response.url:
+            raise ValueError(f"cannot parse {response.url}")
+        for a in response.select("a[href]"):
+            yield response.follow(a)
+
+
+class YieldsJunk(Spider):
+    """Yields a record, then an int (neither dict nor Request), then another record."""
+
+    def parse(self, response):
+        yield {"url": response.url, "n": 1}
+        yield 42
+        yield {"url": response.url, "n": 2}
+
+
+class StartUrlsSpider(Spider):
+    """Seeds itself from start_urls (set through spider arguments)."""
+
+    def start_requests(self):
+        for url in getattr(self, "urls", "").split(","):
+            if url:
+                yield Request(url)
+
+    def parse(self, response):
+        yield {"url": response.url}
+
+
+class NotASpider:
+    """A class that is not a Spider subclass."""
+
+    def parse(self, response):
+        yield {}
+
+
+def not_a_class(response):
+    return None
+
+
+class BadCallback(Spider):
+    """On the home page, follows /a with a lambda callback (refused) and /b properly."""
+
+    def parse(self, response):
+        yield {"url": response.url}
+        if response.depth == 0:
+            yield response.follow("/a", callback=lambda r: None)
+            yield response.follow("/b")
