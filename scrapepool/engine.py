@@ -86,7 +86,7 @@ class _Flight:
 
 
 class _Proc:
-    __slots__ = ("process", "events", "goodbye", "idle_at", "started", "index")
+    __slots__ = ("process", "events", "goodbye", "idle_at", "started", "index", "current")
 
     def __init__(self, process, events, index):
         self.process = process
@@ -312,8 +312,9 @@ class Engine:
     def _start_fetcher(self, index):
         events_r, events_w = self.ctx.Pipe(duplex=False)
         records_r, records_w = self.ctx.Pipe(duplex=False)
+        current = self.ctx.RawValue("q", 0)
         proc = self._spawn(run_fetcher, (self.job_queue, events_w, records_w, self.spider_ref,
-                                         self.settings, self.allowed), f"scrapepool-fetcher-{index}")
+                                         self.settings, self.allowed, current), f"scrapepool-fetcher-{index}")
         events_w.close()
         records_w.close()
         # Hand the read end of the records pipe to the writer (SCM_RIGHTS over the control socket).
@@ -321,6 +322,7 @@ class Engine:
         send_handle(self.control, records_r.fileno(), self.writer.pid)
         records_r.close()
         record = self.fetchers[proc.sentinel] = _Proc(proc, events_r, index)
+        record.current = current
         self.waiter.add(events_r, lambda: self._read_events(record))
         self.waiter.add(proc.sentinel, lambda: self._fetcher_exited(proc.sentinel))
 
@@ -380,6 +382,7 @@ class Engine:
             job = self.frontier.next_job(now_wall)
             if job is None:
                 return
+            self.frontier.make_durable(job.req_id)
             flight = self.inflight[job.req_id] = _Flight(job, now)
             flight.size = self.job_queue.put_now(job)
             self.queued_bytes += flight.size
@@ -481,10 +484,13 @@ class Engine:
         self.stats.fetcher_crashes += 1
         self.last_death = time.monotonic()
         logger.error("fetcher %d (pid %d) died: %s", proc.index, pid, describe_exit(code))
+        # Only the request whose spider code was running counts a try against it: the
+        # others were merely downloading beside it in the same process.
+        suspect = proc.current.value
         for req_id, flight in list(self.inflight.items()):
             if flight.pid != pid or flight.outcome:
                 continue
-            self._retry_lost(req_id, flight, count_attempt=True)
+            self._retry_lost(req_id, flight, count_attempt=req_id == suspect)
         if not self.stopping and self.stop_signal is None and not self.fatal:
             if self.crashes > 20 + 10 * self.settings.workers:
                 self.fatal = ScrapepoolError(f"fetchers keep dying ({self.crashes} deaths): giving up")

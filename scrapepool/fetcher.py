@@ -40,7 +40,10 @@ IDLE_AFTER = 0.3
 class Fetcher:
     """The state of one fetcher process."""
 
-    def __init__(self, job_queue, events, records, spider, settings, domains, pipelines, cache=None):
+    def __init__(self, job_queue, events, records, spider, settings, domains, pipelines, cache=None,
+                 current=None):
+        #: Shared with the coordinator: the req_id whose spider code runs now (0: none).
+        self.current = current if current is not None else _Slot()
         #: The HTTP cache (``--http-cache``), or None.
         self.cache = cache
         self.job_queue = job_queue
@@ -147,13 +150,36 @@ class Fetcher:
         error, kind = result.error, result.kind
         if error is None and not (200 <= result.status < 300):
             error, kind = f"HTTP {result.status}", f"http_{result.status}"
+        with self.cpu_lock:
+            # The one request this process is running spider code for: if the process
+            # dies now, the coordinator blames this request alone (a poison page), not
+            # the others that were downloading beside it.
+            self.current.value = job.req_id
+            try:
+                info["dropped"] = self.run_spider(job, result, error, kind, records, children,
+                                                  spider_errors)
+            finally:
+                self.current.value = 0
+        if spider_errors:
+            info["spider_errors"] = spider_errors
+        info["records"] = len(records)
+        try:
+            with self.records_lock:
+                self.records.send((job.req_id, records))
+        except (TypeError, AttributeError, ValueError) as exc:  # pickling: a record held a live object
+            info["spider_errors"] = spider_errors + [f"a record could not be sent: {_describe(exc)}"]
+            info["records"] = 0
+            with self.records_lock:
+                self.records.send((job.req_id, []))
+        self.send_event((m.OUTCOME, job.req_id, result.status, error, kind, children, info))
+
+    def run_spider(self, job, result, error, kind, records, children, spider_errors):
+        """Callback (or errback / error record) and pipelines; returns how many records were dropped."""
         if error is None:
             response = Response(result.final_url, result.status, result.headers, result.body,
                                 request_url=job.url, meta=job.meta, depth=job.depth, spider=self.spider)
             callback = getattr(self.spider, job.callback or "parse")
-            with self.cpu_lock:
-                self.run_callback(callback, (response,), job, records, children, spider_errors)
-                del response  # the soup goes while we still hold the lock
+            self.run_callback(callback, (response,), job, records, children, spider_errors)
         else:
             failure = {"url": job.url, "final_url": result.final_url, "status": result.status,
                        "error": error, "kind": kind, "depth": job.depth, "meta": job.meta}
@@ -168,22 +194,11 @@ class Fetcher:
                     rec = None
                 if rec is not None:
                     records.append(rec)
+        dropped = 0
         if records and self.pipelines:
-            records, dropped, errors = self.pipelines.process(records)
-            info["dropped"] = dropped
+            records[:], dropped, errors = self.pipelines.process(records)
             spider_errors.extend(errors)
-        if spider_errors:
-            info["spider_errors"] = spider_errors
-        info["records"] = len(records)
-        try:
-            with self.records_lock:
-                self.records.send((job.req_id, records))
-        except (TypeError, AttributeError, ValueError) as exc:  # pickling: a record held a live object
-            info["spider_errors"] = spider_errors + [f"a record could not be sent: {_describe(exc)}"]
-            info["records"] = 0
-            with self.records_lock:
-                self.records.send((job.req_id, []))
-        self.send_event((m.OUTCOME, job.req_id, result.status, error, kind, children, info))
+        return dropped
 
     def run_callback(self, callback, args, job, records, children, spider_errors):
         """Run a spider callback, keeping what it yielded before any exception (as Scrapy does)."""
@@ -268,7 +283,11 @@ def _describe(exc):
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def run_fetcher(job_queue, events, records, spider_ref, settings, allowed):
+class _Slot:
+    value = 0
+
+
+def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, current):
     """Entry point of a fetcher process (this runs in the child).
 
     SIGINT and SIGTERM are ignored: Ctrl-C reaches the whole process group,
@@ -289,7 +308,7 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed):
     except Exception as exc:
         events.send((m.FATAL, f"fetcher could not start the spider: {_describe(exc)}"))
         os._exit(3)
-    fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache)
+    fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache, current)
     try:
         fetcher.run()
     except (BrokenPipeError, EOFError, ConnectionResetError):

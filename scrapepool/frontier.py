@@ -68,6 +68,8 @@ class Frontier:
         self.polite = bool(settings.delay or settings.concurrency_per_host or settings.robots)
         # write-ahead buffers, flushed in one transaction
         self.inserts, self.outcomes, self.attempts, self.refused = [], [], [], []
+        #: Every req_id up to this one is in the job DB.
+        self.durable_upto = 0
 
     # -- resume -----------------------------------------------------------------------------
     def resume(self):
@@ -75,6 +77,7 @@ class Frontier:
         self.db.reset_unfinished()
         self.seen, todo, top, count = self.db.resume_state()
         self.next_id = top + 1
+        self.durable_upto = top
         self.admitted = count
         self.on_disk = todo
         self.disk_cursor = 0 if todo else None
@@ -278,3 +281,15 @@ class Frontier:
             return
         self.db.write(self.inserts, self.outcomes, self.attempts, self.refused, kv or {})
         self.inserts, self.outcomes, self.attempts, self.refused = [], [], [], []
+        self.durable_upto = self.next_id - 1
+
+    def make_durable(self, req_id):
+        """Write ahead before a request leaves this process.
+
+        The writer may commit a request's records at once; if its row were not in
+        the job DB by then, a crash would leave committed records of a request
+        that a resume does not know, and the page would be fetched and written
+        again under a new id. So a job is dispatched only once its row is durable.
+        """
+        if req_id > self.durable_upto:
+            self.flush()

@@ -121,7 +121,9 @@ class JobDB:
             "SELECT count(*) FROM requests WHERE state=0 OR (state=1 AND req_id NOT IN "
             "(SELECT req_id FROM committed))").fetchone()[0]
         top = c.execute("SELECT coalesce(max(req_id), 0), count(*) FROM requests").fetchone()
-        return seen, todo, top[0], top[1]
+        # New ids must never reuse a committed one, whatever happened before the crash.
+        top_committed = c.execute("SELECT coalesce(max(req_id), 0) FROM committed").fetchone()[0]
+        return seen, todo, max(top[0], top_committed), top[1]
 
     def reset_unfinished(self):
         """On resume: every request not done goes back to PENDING."""

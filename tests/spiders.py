@@ -1,6 +1,8 @@
 """Spiders the tests run. All at module level: spawned fetchers import them as tests.spiders:Name."""
 
-from scrapepool import Request, Spider
+import os
+
+from scrapepool import Request, SiteSpider, Spider
 
 
 class TwoCallbacks(Spider):
@@ -75,3 +77,12 @@ class BadCallback(Spider):
         if response.depth == 0:
             yield response.follow("/a", callback=lambda r: None)
             yield response.follow("/b")
+
+
+class PoisonSpider(SiteSpider):
+    """The site spider, except that a page whose URL contains 'poison' kills its fetcher process."""
+
+    def parse(self, response):
+        if "poison" in response.url:
+            os._exit(13)
+        yield from super().parse(response)
