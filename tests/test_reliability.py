@@ -202,7 +202,10 @@ def test_poison_page_is_given_up_with_an_error_record(tmp_path, site_server):
     assert "gave up" in records[server.url + "/poison"]["error"]
     assert server.count("/poison") == 3
     assert stats["fetcher_crashes"] == 3
-    assert all(server.count(p) == 1 for p in ("/", "/a", "/b"))
+    # A page downloading beside the poison one in the same process is fetched again after
+    # each death (at most once per death), but never blamed for it: it keeps its record.
+    assert all(1 <= server.count(p) <= 1 + stats["fetcher_crashes"] for p in ("/a", "/b"))
+    assert all(records[server.url + p]["status"] == 200 for p in ("/", "/a", "/b"))
 
 
 def test_writer_death_is_fatal_and_resume_completes(setup):
