@@ -48,11 +48,11 @@ class _Host:
 class Frontier:
     """Admission, pending order and per-host scheduling, with write-ahead to the job DB."""
 
-    def __init__(self, db: JobDB, settings, domains, memory_cap=MEMORY_CAP):
+    def __init__(self, db: JobDB, settings, domains, memory_cap=None):
         self.db = db
         self.settings = settings
         self.domains = domains
-        self.memory_cap = memory_cap
+        self.memory_cap = memory_cap or MEMORY_CAP
         self.seen = set()
         self.next_id = 1
         #: Page requests admitted, for --max-pages.
