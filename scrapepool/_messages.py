@@ -51,6 +51,8 @@ class Job(NamedTuple):
     #: Wall-clock time before which the request must not be sent (politeness).
     not_before: float
     kind: int = PAGE
+    #: Cookie dicts of the request's jar for its host (None: no cookies, or cookies are off).
+    cookies: "list | None" = None
 
 
 #: A child request, as a fetcher reports it: already canonicalised and deduped within its page.

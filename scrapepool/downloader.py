@@ -7,6 +7,7 @@ checked against the allowed domains before it is requested.
 """
 
 import http.cookiejar
+import os
 import random
 import socket
 import threading
@@ -16,7 +17,11 @@ from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.cookies import extract_cookies_to_jar
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .cookies import jar_changes, jar_from_dicts
 from .urls import canonical, request_url
 
 __all__ = ["Downloader", "FetchResult"]
@@ -34,7 +39,7 @@ class FetchResult:
     """What came of one request, after redirects and retries."""
 
     __slots__ = ("final_url", "status", "headers", "body", "error", "kind", "retries", "chain",
-                 "started")
+                 "started", "cookies")
 
     def __init__(self, final_url, status=None, headers=None, body=b"", error=None, kind=None,
                  chain=(), started=0.0):
@@ -49,7 +54,12 @@ class FetchResult:
         self.retries = 0
         #: Every URL of the redirect chain after the first.
         self.chain = list(chain)
+        #: Wall time the host had the request by: when the answer's headers came in (or the
+        #: try failed). Politeness delays run from here, not from when the try began: a slow
+        #: connect would otherwise eat into the gap the server sees between two requests.
         self.started = started
+        #: What the responses changed in the request's cookies (see cookies.jar_changes), or None.
+        self.cookies = None
 
 
 class _Fail(Exception):
@@ -68,6 +78,96 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
+class _Watchdog:
+    """Shuts down the socket of a response whose headers are not in by its deadline.
+
+    Socket timeouts bound each read, not their sum: a server that sends its
+    status line and headers a byte at a time keeps ``http.client`` reading
+    for ever. One thread per process watches every fetcher thread's header
+    read (the body loop checks the deadline itself); a socket shut down
+    makes the blocked read return at once.
+    """
+
+    def __init__(self):
+        self.pid = None
+
+    def _start(self):
+        self.pid = os.getpid()
+        self.cond = threading.Condition()
+        self.entries = {}
+        self.wake_at = None
+        threading.Thread(target=self._run, name="scrapepool-watchdog", daemon=True).start()
+
+    def watch(self, sock, deadline):
+        if self.pid != os.getpid():  # first use, or a forked child: the parent's thread is not here
+            self._start()
+        key = object()
+        with self.cond:
+            self.entries[key] = (deadline, sock)
+            if self.wake_at is None or deadline < self.wake_at:
+                self.cond.notify()
+        return key
+
+    def unwatch(self, key):
+        with self.cond:
+            self.entries.pop(key, None)
+
+    def _run(self):
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                for key, (deadline, sock) in list(self.entries.items()):
+                    if deadline <= now:
+                        del self.entries[key]
+                        try:
+                            sock.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                self.wake_at = min((d for d, _ in self.entries.values()), default=None)
+                self.cond.wait(None if self.wake_at is None else self.wake_at - now)
+
+
+_WATCHDOG = _Watchdog()
+#: The deadline of the response this thread is downloading (set by ``Downloader._try``).
+_current = threading.local()
+
+
+class _WatchedHeaders:
+    """``getresponse`` (the status line and headers) under the watchdog."""
+
+    def getresponse(self):
+        deadline = getattr(_current, "deadline", None)
+        if deadline is None or self.sock is None:
+            return super().getresponse()
+        key = _WATCHDOG.watch(self.sock, deadline)
+        try:
+            return super().getresponse()
+        finally:
+            _WATCHDOG.unwatch(key)
+
+
+class _HTTPConnection(_WatchedHeaders, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedHeaders, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class Downloader:
     """One per fetcher thread."""
 
@@ -75,8 +175,10 @@ class Downloader:
         self.settings = settings
         self.domains = domain_filter
         self.stop = stop_event or threading.Event()
+        #: When the last try's answer began (see FetchResult.started).
+        self._answered = None
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=4, max_retries=0)
+        adapter = _Adapter(pool_connections=8, pool_maxsize=4, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.cookies.set_policy(_NoCookies())
@@ -91,21 +193,32 @@ class Downloader:
     def close(self):
         self.session.close()
 
-    def fetch(self, url, method="GET", headers=None, body=None, not_before=0.0):
-        """Download ``url``; never raises for network or HTTP trouble, it returns it."""
+    def fetch(self, url, method="GET", headers=None, body=None, not_before=0.0, cookies=None):
+        """Download ``url``; never raises for network or HTTP trouble, it returns it.
+
+        :param cookies: cookie dicts to send (None: cookies are off). Redirect hops and
+            retries share one jar, so a login's redirect keeps its new session cookie.
+        """
+        jar = jar_from_dicts(cookies) if cookies is not None else None
+        result = self._fetch(url, method, headers, body, not_before, jar)
+        if jar is not None:
+            result.cookies = jar_changes(cookies, jar)
+        return result
+
+    def _fetch(self, url, method, headers, body, not_before, jar):
         s = self.settings
         attempt = 0
         while True:
             wait = not_before - time.time()
             if wait > 0:
                 self.stop.wait(wait)
-            started = time.time()
+            self._answered = None
             try:
-                result = self._try(url, method, headers, body)
-                result.started = started
+                result = self._try(url, method, headers, body, jar)
+                result.started = self._answered
             except _Fail as fail:
                 result = FetchResult(fail.final_url or url, fail.status, error=fail.error,
-                                     kind=fail.kind, chain=fail.chain, started=started)
+                                     kind=fail.kind, chain=fail.chain, started=self._answered or time.time())
                 if not fail.retry:
                     result.retries = attempt
                     return result
@@ -129,7 +242,7 @@ class Downloader:
                 delay = max(delay, min(after, 30.0))
         return max(delay, s.delay)
 
-    def _try(self, url, method, headers, body):
+    def _try(self, url, method, headers, body, jar=None):
         s = self.settings
         deadline = time.monotonic() + s.timeout
         chain = []
@@ -140,9 +253,10 @@ class Downloader:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
+            _current.deadline = deadline
             try:
                 resp = self.session.request(method, request_url(current), headers=headers, data=body,
-                                            allow_redirects=False, stream=True,
+                                            allow_redirects=False, stream=True, cookies=jar,
                                             timeout=(remaining, remaining))
             except requests.exceptions.Timeout:
                 raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
@@ -150,11 +264,18 @@ class Downloader:
                 raise _Fail("invalid_url", f"invalid URL: {exc}", False, None, chain, current)
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as exc:
+                if time.monotonic() >= deadline:  # the watchdog cut the headers off
+                    raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
                 raise _Fail("connection", f"connection error: {_short(exc)}", True, status, chain, current)
             except requests.exceptions.RequestException as exc:
                 raise _Fail("request", f"request error: {_short(exc)}", False, status, chain, current)
+            finally:
+                _current.deadline = None
+            self._answered = time.time()
             try:
                 status = resp.status_code
+                if jar is not None:
+                    extract_cookies_to_jar(jar, resp.request, resp.raw)
                 location = resp.headers.get("Location")
                 if status in REDIRECT_STATUSES and location:
                     resp.close()

@@ -44,11 +44,13 @@ import shutil
 import signal
 import tempfile
 import time
+from urllib.parse import urlsplit
 from multiprocessing.connection import wait
 from multiprocessing.reduction import send_handle
 
 from . import _messages as m
 from .exceptions import (JobDirError, ScrapepoolError, UsageError, WriterDied, describe_exit)
+from .cookies import CookieJars, jar_key
 from .exporters import check_output, cut_output, output_format
 from .fetcher import run_fetcher
 from .frontier import Frontier
@@ -161,6 +163,7 @@ class Engine:
         self.stopping = False
         self._ckpt_at = 0.0
         self.waiter = _Waiter()
+        self.jars = CookieJars()
 
     # -- context management ----------------------------------------------------------------
     def __enter__(self):
@@ -266,6 +269,7 @@ class Engine:
                 self._admit_start(req)
             self.frontier.flush()
         self.committed_offset = self.db.get("output_offset")
+        self.jars = CookieJars(self.db.get("cookies") if resume else None)
         self.ctx = __import__("multiprocessing").get_context(s.start_method)
         self._install_signals()
         try:
@@ -383,6 +387,9 @@ class Engine:
             if job is None:
                 return
             self.frontier.make_durable(job.req_id)
+            if self.jars and job.kind == m.PAGE:
+                host = urlsplit(job.url).hostname or ""
+                job = job._replace(cookies=self.jars.for_host(jar_key(job.meta), host))
             flight = self.inflight[job.req_id] = _Flight(job, now)
             flight.size = self.job_queue.put_now(job)
             self.queued_bytes += flight.size
@@ -435,6 +442,8 @@ class Engine:
             self.frontier.robots_arrived(job.url, status, info.get("robots"))
             return
         flight.outcome = True
+        if "cookies" in info:
+            self.jars.update(jar_key(job.meta), info["cookies"])
         frontier = self.frontier
         depth = job.depth + 1
         for fp in info.get("chain", ()):
@@ -550,6 +559,8 @@ class Engine:
 
     def _checkpoint(self, final=False):
         kv = {"stats": self.stats.as_dict()}
+        if self.jars.dirty:
+            kv["cookies"] = self.jars.to_json()
         if final:
             kv["finished"] = self.stats.finish_reason == "finished"
         self.frontier.flush(kv)

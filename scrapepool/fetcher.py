@@ -133,11 +133,15 @@ class Fetcher:
     def handle(self, job, downloader):
         result = self.cache.get(job) if self.cache is not None else None
         if result is None:
-            result = downloader.fetch(job.url, job.method, job.headers, job.body, job.not_before)
+            cookies = (job.cookies or []) if self.settings.cookies and job.kind == m.PAGE else None
+            result = downloader.fetch(job.url, job.method, job.headers, job.body, job.not_before,
+                                      cookies=cookies)
             if self.cache is not None and result.error is None:
                 self.cache.put(job, result)
         info = {"bytes": len(result.body), "retries": result.retries, "started": result.started,
                 "final_url": result.final_url}
+        if getattr(result, "cookies", None):
+            info["cookies"] = result.cookies
         if job.kind == m.ROBOTS:
             if result.error is None and result.status == 200:
                 info["robots"] = result.body[:512 * 1024].decode("utf-8", "replace")

@@ -13,13 +13,33 @@ from urllib.parse import urljoin as _urljoin
 
 from w3lib.encoding import html_to_unicode
 
+from .urls import join
+
 __all__ = ["Request", "Response"]
 
 #: Content types that are parsed as HTML.
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 _BASE_RE = re.compile(rb"<base\s", re.I)
-_HTML_SNIFF_RE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta)\b", re.I | re.S)
+#: WHATWG MIME sniffing's HTML signatures (and <meta>), after leading whitespace and comments.
+_HTML_SNIFF_RE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta|script|iframe"
+                            rb"|h1|div|font|table|a|style|b|br|p)(?=[\s>/])", re.I | re.S)
+
+
+def _auto_detect(body):
+    """Scrapy's detection for an undeclared body: UTF-8 if it decodes as such, else windows-1252.
+
+    windows-1252 is also what browsers fall back to in most locales, and it
+    decodes latin-1 pages correctly (w3lib alone would decode them as UTF-8,
+    with replacement characters).
+    """
+    for enc in ("utf-8", "cp1252"):
+        try:
+            body.decode(enc)
+        except UnicodeError:
+            continue
+        return enc
+    return None
 
 
 class Request:
@@ -81,8 +101,9 @@ class Response:
     """A downloaded page, as the spider's callback sees it.
 
     ``text`` is decoded in the HTML5 order (BOM, Content-Type charset,
-    ``<meta charset>``, then UTF-8) by w3lib; ``soup`` is BeautifulSoup with
-    the lxml parser, built on first use and then kept.
+    ``<meta charset>``, then UTF-8 if it decodes, else windows-1252) by
+    w3lib; ``soup`` is BeautifulSoup with the lxml parser, built on first use
+    and then kept.
     """
 
     def __init__(self, url, status, headers, body, request_url=None, meta=None, depth=0,
@@ -118,7 +139,8 @@ class Response:
         return bool(_HTML_SNIFF_RE.match(self.body[:1024].lstrip(b"\xef\xbb\xbf")))
 
     def _decode(self):
-        self._encoding, self._text = html_to_unicode(self.headers.get("Content-Type"), self.body)
+        self._encoding, self._text = html_to_unicode(self.headers.get("Content-Type"), self.body,
+                                                     auto_detect_fun=_auto_detect)
 
     @property
     def text(self):
@@ -168,7 +190,7 @@ class Response:
 
     def urljoin(self, href):
         """Resolve ``href`` against the page's base URL."""
-        return _urljoin(self.base_url, href.strip())
+        return join(self.base_url, href.strip())
 
     def follow(self, href, callback=None, meta=None, **kwargs):
         """A :class:`Request` for ``href`` (a string or an ``<a>`` tag) relative to this page."""

@@ -64,6 +64,8 @@ class Settings:
     #: Extra default request headers.
     headers: tuple = ()
     robots: bool = True
+    #: Keep the cookies responses set, per jar (``meta["cookiejar"]``), for the whole crawl.
+    cookies: bool = True
     poison_limit: int = POISON_LIMIT
     #: "spawn" (default: safe with threads in the parent), "fork" or "forkserver".
     start_method: str = "spawn"

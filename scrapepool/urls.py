@@ -6,7 +6,7 @@ the same absolute links on every page, and w3lib's canonicalize_url costs ~20 us
 
 import hashlib
 from functools import lru_cache
-from urllib.parse import urldefrag, urlsplit, urlunsplit
+from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
 
@@ -16,7 +16,7 @@ _HTTP = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)
 def canonical(url):
     """The canonical form used for dedupe, or None for a URL that is not http(s).
 
@@ -39,6 +39,31 @@ def canonical(url):
         netloc = parts.netloc.rsplit(":", 1)[0]
         canon = urlunsplit(parts._replace(netloc=netloc))
     return canon
+
+
+@lru_cache(maxsize=1 << 14)
+def _join_dir(base_dir, href):
+    return urljoin(base_dir, href)
+
+
+def join(base, href):
+    """``urljoin(base, href)``, cached where the answer depends only on the base's folder.
+
+    A site spells the same relative links on every page of a folder, and
+    ``urljoin`` costs ~25 us; an href with a path or a host resolves the same
+    against ``http://h/dir/page.html`` as against ``http://h/dir/``.
+    """
+    if not href or href[0] in "?#":
+        return urljoin(base, href)
+    end = len(base)
+    for ch in "?#":
+        i = base.find(ch)
+        if i != -1 and i < end:
+            end = i
+    slash = base.rfind("/", 0, end)
+    if slash < base.find("//") + 2:
+        return urljoin(base, href)  # no path at all: http://host
+    return _join_dir(base[:slash + 1], href)
 
 
 def request_url(url):
@@ -71,6 +96,12 @@ def host_key(url):
     host = (parts.hostname or "").lower()
     port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 80)
     return f"{host}:{port}"
+
+
+@lru_cache(maxsize=4096)
+def _host_key_cached(origin):
+    """host_key of ``scheme://netloc`` (the part of a URL before its path), cached per origin."""
+    return host_key(origin)
 
 
 def check_seed_url(url):
@@ -122,7 +153,7 @@ class DomainFilter:
         if not (self.sites or self.domains):
             return True
         try:
-            key = host_key(url)
+            key = _host_key_cached(url[:url.find("/", url.find("//") + 2) % (len(url) + 1)])
         except ValueError:
             return False
         if key in self.sites:
