@@ -3,7 +3,15 @@
 Main process only. Admission runs colly's checks in order, cheapest first:
 seen, depth, page limit, domain. Pending requests wait in an in-memory heap
 of at most ``memory_cap`` entries, ordered by (priority, admission order), so
-the crawl is breadth-first and a URL's depth is its link distance from a seed.
+the crawl is breadth-first.
+
+A URL's depth is its shortest link distance from a seed, although pages
+finish out of order: a request at depth d could still be reached by a
+shorter path through a page at depth d-2 or less that is not done yet, so it
+is held back until none is left (one level of overlap keeps the pipeline
+full), and a shorter path found meanwhile lowers its depth. Holding back
+never stalls the crawl for long: when only held requests are left to hand
+out for ``SETTLE_WAIT`` seconds (a straggler page), they go as they are.
 Beyond the cap, newly admitted requests live only in the job database and
 are read back in slices: memory stays flat however large the crawl.
 
@@ -23,7 +31,7 @@ from protego import Protego
 
 from ._messages import PAGE, ROBOTS, Job
 from .jobdb import JobDB
-from .urls import host_key
+from .urls import canonical, fingerprint, host_key
 
 logger = logging.getLogger("scrapepool")
 
@@ -31,6 +39,9 @@ logger = logging.getLogger("scrapepool")
 MEMORY_CAP = 20000
 #: Robots.txt bodies larger than this are cut (Google reads 500 KiB).
 ROBOTS_MAX = 512 * 1024
+#: Seconds requests held back for their depth may leave the fetchers without work (then a
+#: page slower than this may leave a longer path's depth on the pages found behind it).
+SETTLE_WAIT = 2.0
 
 
 class _Host:
@@ -70,6 +81,21 @@ class Frontier:
         self.inserts, self.outcomes, self.attempts, self.refused = [], [], [], []
         #: Every req_id up to this one is in the job DB.
         self.durable_upto = 0
+        # Shortest depths (see the module docstring). Off after a resume: the depths of the
+        # requests waiting on disk are not counted.
+        self.by_depth = True
+        #: depth -> page requests admitted at that depth and not done (no zero counts).
+        self.levels = {}
+        #: req_id -> depth of the requests whose depth is settled and that are not done yet.
+        self.settled = {}
+        #: Heap items held back until their depth is settled, and the lowest level at the last look.
+        self.held = []
+        self.held_low = None
+        #: Since when only held requests are left to hand out (None: not so).
+        self.starved_since = None
+        #: fp -> [req_id, depth] and req_id -> fp of the requests waiting in memory, unsettled.
+        self.unsettled_fp = {}
+        self.unsettled_ids = {}
 
     # -- resume -----------------------------------------------------------------------------
     def resume(self):
@@ -81,6 +107,7 @@ class Frontier:
         self.admitted = count
         self.on_disk = todo
         self.disk_cursor = 0 if todo else None
+        self.by_depth = False
         return todo
 
     # -- admission -------------------------------------------------------------------------
@@ -88,6 +115,8 @@ class Frontier:
               priority=0, dont_filter=False, errback=None, depth=0):
         """Admit a request if it passes every check; returns its req_id, or None."""
         if not dont_filter and fp in self.seen:
+            if self.by_depth:
+                self._shorter(fp, depth)
             return None
         s = self.settings
         if s.max_depth is not None and depth > s.max_depth:
@@ -104,6 +133,8 @@ class Frontier:
         self.inserts.append((req_id, None if dont_filter else fp, url, method,
                              json.dumps(headers) if headers else None, body, callback, errback,
                              json.dumps(meta) if meta else None, depth, priority))
+        if self.by_depth:
+            self._count(depth, 1)
         if self.disk_cursor is not None or len(self.heap) >= self.memory_cap:
             if self.disk_cursor is None:
                 self.disk_cursor = req_id - 1
@@ -111,6 +142,8 @@ class Frontier:
         else:
             heapq.heappush(self.heap, (-priority, req_id,
                                        (url, method, headers, body, callback, meta, depth, 0, errback)))
+            if self.by_depth and not dont_filter:
+                self._track(fp, req_id, depth)
         return req_id
 
     def mark_seen(self, fp):
@@ -126,15 +159,85 @@ class Frontier:
 
     def record_outcome(self, req_id):
         self.outcomes.append(req_id)
+        self._done(req_id)
+
+    # -- shortest depths --------------------------------------------------------------------
+    def _count(self, depth, n):
+        left = self.levels.get(depth, 0) + n
+        if left > 0:
+            self.levels[depth] = left
+        else:
+            self.levels.pop(depth, None)
+
+    def _track(self, fp, req_id, depth):
+        self.unsettled_fp[fp] = [req_id, depth]
+        self.unsettled_ids[req_id] = fp
+
+    def _shorter(self, fp, depth):
+        """A request seen before is linked again at ``depth``: lower its depth if it is not settled."""
+        known = self.unsettled_fp.get(fp)
+        if known is not None and depth < known[1]:
+            self._count(known[1], -1)
+            self._count(depth, 1)
+            known[1] = depth
+
+    def _depth(self, req_id, entry):
+        fp = self.unsettled_ids.get(req_id)
+        return entry[6] if fp is None else self.unsettled_fp[fp][1]
+
+    def _settle(self, req_id, entry):
+        """``entry`` with its final depth, or None while a shorter path to it may still turn up.
+
+        A request at depth d can be found at a shorter depth only through a page at depth
+        d-2 or less that is not done (children are admitted before their parent is done).
+        """
+        depth = self._depth(req_id, entry)
+        if self.levels and depth > min(self.levels) + 1:
+            return None
+        fp = self.unsettled_ids.pop(req_id, None)
+        if fp is not None:
+            del self.unsettled_fp[fp]
+        self.settled[req_id] = depth
+        return entry if depth == entry[6] else entry[:6] + (depth,) + entry[7:]
+
+    def _done(self, req_id):
+        """A settled request has its outcome (or was refused): held ones may be released."""
+        depth = self.settled.pop(req_id, None)
+        if depth is None or not self.by_depth:
+            return
+        self._count(depth, -1)
+        low = min(self.levels, default=None)
+        if self.held and low != self.held_low:
+            self.held_low = low
+            self._release(lambda item: low is None or self._depth(item[1], item[2]) <= low + 1)
+
+    def _starving(self, now):
+        """Only held requests are left: release them if nothing can shorten them, or after a while."""
+        if self.starved_since is None:
+            self.starved_since = now
+        if not self.settled or now - self.starved_since >= SETTLE_WAIT:
+            self._release(lambda item: True)
+
+    def _release(self, ready):
+        keep = []
+        for item in self.held:
+            if ready(item):
+                heapq.heappush(self.heap, item)
+            else:
+                keep.append(item)
+        self.held = keep
 
     # -- handing out ------------------------------------------------------------------------
     @property
     def pending(self):
-        """Requests admitted and not yet handed out (memory, disk and host queues)."""
-        return len(self.heap) + self.on_disk + self.waiting
+        """Requests admitted and not yet handed out (memory, disk, held back and host queues)."""
+        return len(self.heap) + self.on_disk + self.waiting + len(self.held)
 
     def _refill(self):
         if self.disk_cursor is None or len(self.heap) > self.memory_cap // 4:
+            return
+        # Held requests count against the cap while others are under way: their release comes.
+        if len(self.heap) + len(self.held) > self.memory_cap // 4 and self.settled:
             return
         self.flush()
         want = self.memory_cap // 2
@@ -144,6 +247,8 @@ class Frontier:
             heapq.heappush(self.heap, (-priority, req_id, (
                 url, method, json.loads(headers) if headers else None, body, callback,
                 json.loads(meta) if meta else {}, depth, attempts, errback)))
+            if self.by_depth and req_id not in self.settled:
+                self._track(fingerprint(canonical(url), method, body), req_id, depth)
             self.disk_cursor = req_id
         self.on_disk = max(0, self.on_disk - len(rows))
         if len(rows) < want:
@@ -161,9 +266,18 @@ class Frontier:
         while True:
             if not self.heap:
                 self._refill()
+                if not self.heap and self.held and not self.waiting:
+                    self._starving(now)
                 if not self.heap:
                     return None
-            _, req_id, entry = heapq.heappop(self.heap)
+            self.starved_since = None
+            item = heapq.heappop(self.heap)
+            _, req_id, entry = item
+            if self.by_depth:
+                entry = self._settle(req_id, entry)
+                if entry is None:
+                    self.held.append(item)
+                    continue
             if not self.polite:
                 return self._job(req_id, entry, now)
             host = host_key(entry[0])
@@ -209,6 +323,7 @@ class Frontier:
         if parser is not True and not parser.can_fetch(entry[0], self.settings.user_agent):
             self.robots_refused += 1
             self.refused.append(req_id)
+            self._done(req_id)
             logger.debug("forbidden by robots.txt: %s", entry[0])
             return None
         hs.inflight += 1

@@ -43,9 +43,9 @@ class Progress:
             self.last_pages, self.last_t = st.pages, now
         alive = sum(1 for p in engine.fetchers.values() if p.process.is_alive())
         errors = sum(st.errors.values()) + st.spider_errors
-        return (f"pages {st.pages}  records {st.records}  {self.rate:.0f} pages/s  "
+        return (f"{st.pages} pages  {st.records} records  {self.rate:.0f}/s  "
                 f"queued {engine.frontier.pending}  in flight {len(engine.inflight)}  "
-                f"errors {errors}  fetchers {alive}  elapsed {st.elapsed:.0f}s")
+                f"errors {errors}  fetchers {alive}  {st.elapsed:.0f}s")
 
     def update(self, engine):
         if not self.enabled:
