@@ -244,6 +244,10 @@ def _main(argv=None):
         if args.command == "serve-demo":
             from .demo import main_serve
 
+            # Serving in the foreground: Ctrl-C and SIGTERM simply stop it.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
             return main_serve(args.host, args.port)
         setup_logging(args.verbose, args.quiet, args.log_file)
         if args.command == "demo":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapepool.testserver import Page, SiteServer
+from scrapepool.testserver import Page
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,21 +30,6 @@ STATS_KEYS = {"pages", "records", "requests", "status", "errors", "retries", "ro
 
 #: The built-in SiteSpider's record fields, in order.
 SITE_FIELDS = ["url", "final_url", "status", "error", "depth", "title", "links"]
-
-
-@pytest.fixture
-def site_server():
-    """Factory: ``site_server(site_dict)`` starts a SiteServer; every one is stopped after the test."""
-    started = []
-
-    def start(site):
-        server = SiteServer(site).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def page_path(i):
