@@ -3,7 +3,7 @@
 from bs4 import Tag
 
 from .http import Request
-from .spider import Spider
+from .sitemap import SitemapSpider
 from .urls import canonical
 
 __all__ = ["SiteSpider", "page_links"]
@@ -47,10 +47,12 @@ def normalise_title(soup):
     return text or None
 
 
-class SiteSpider(Spider):
+class SiteSpider(SitemapSpider):
     """Writes one record per requested URL and follows every link within the allowed domains.
 
     Record: ``{"url", "final_url", "status", "error", "depth", "title", "links"}``.
+    With ``--sitemap`` it is also seeded from the sitemaps its seeds' robots.txt names
+    (the sitemaps themselves get no record).
     """
 
     name = "site"

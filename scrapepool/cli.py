@@ -54,6 +54,8 @@ def _add_crawl_options(p):
                    help="default request header (repeatable)")
     p.add_argument("--no-robots", dest="robots", action="store_const", const=False, default=None,
                    help="do not fetch or obey robots.txt")
+    p.add_argument("--sitemap", action="store_const", const=True, default=None,
+                   help="also seed from the sitemaps in each seed site's robots.txt")
     p.add_argument("--no-cookies", dest="cookies", action="store_const", const=False, default=None,
                    help="do not keep or send cookies")
     p.add_argument("--job-dir", help="keep the crawl's state here: the same command resumes it")
@@ -137,7 +139,7 @@ def setup_logging(verbose=False, quiet=False, log_file=None):
 def _options(args):
     opts = {k: getattr(args, k, None) for k in (
         "output", "workers", "concurrency", "max_depth", "max_pages", "delay", "concurrency_per_host",
-        "timeout", "retries", "max_redirects", "max_bytes", "user_agent", "robots", "cookies", "job_dir", "restart",
+        "timeout", "retries", "max_redirects", "max_bytes", "user_agent", "robots", "sitemap", "cookies", "job_dir", "restart",
         "start_method", "stats_path", "http_cache", "http_cache_expire")}
     if getattr(args, "allow_domain", None):
         opts["allowed_domains"] = tuple(args.allow_domain)

@@ -61,7 +61,6 @@ def _domain_matches(host, domain):
 class CookieJars:
     def __init__(self, saved=None):
         self.jars = {key: jar_from_dicts(cookies) for key, cookies in (saved or {}).items()}
-        self.dirty = False
 
     def __bool__(self):
         return any(len(jar) for jar in self.jars.values())
@@ -89,8 +88,6 @@ class CookieJars:
                 jar.clear(domain, path, name)
             except KeyError:
                 pass
-        self.dirty = True
 
     def to_json(self):
-        self.dirty = False
         return {key: [cookie_to_dict(c) for c in jar] for key, jar in self.jars.items()}

@@ -198,6 +198,12 @@ class Engine:
                 logger.warning("start URL %r %s: skipped", req.url, reason)
                 continue
             good.append(req)
+        if self.settings.sitemap:
+            if not callable(getattr(self.spider, "_parse_sitemap", None)):
+                raise UsageError(f"--sitemap needs the built-in spider or a SitemapSpider, "
+                                 f"not {type(self.spider).__name__}")
+            origins = dict.fromkeys(f"{urlsplit(r.url).scheme}://{urlsplit(r.url).netloc}" for r in good)
+            good += [Request(origin + "/robots.txt", callback="_parse_sitemap") for origin in origins]
         return good
 
     def _domains(self, requests):
@@ -444,6 +450,7 @@ class Engine:
         flight.outcome = True
         if "cookies" in info:
             self.jars.update(jar_key(job.meta), info["cookies"])
+            self.frontier.kv_pending["cookies"] = self.jars.to_json()
         frontier = self.frontier
         depth = job.depth + 1
         for fp in info.get("chain", ()):
@@ -559,8 +566,6 @@ class Engine:
 
     def _checkpoint(self, final=False):
         kv = {"stats": self.stats.as_dict()}
-        if self.jars.dirty:
-            kv["cookies"] = self.jars.to_json()
         if final:
             kv["finished"] = self.stats.finish_reason == "finished"
         self.frontier.flush(kv)

@@ -115,6 +115,10 @@ class Fetcher:
 
     def _work(self):
         downloader = Downloader(self.settings, self.domains, self.stop)
+        # Spider.default_headers: below --header and each request's own headers.
+        spider_headers = getattr(self.spider, "default_headers", None) or {}
+        downloader.session.headers.update(
+            {k: v for k, v in spider_headers.items() if k not in dict(self.settings.headers)})
         try:
             while True:
                 job = self.local.get()

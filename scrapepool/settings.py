@@ -64,6 +64,8 @@ class Settings:
     #: Extra default request headers.
     headers: tuple = ()
     robots: bool = True
+    #: Also seed the crawl from the sitemaps named in each seed site's robots.txt.
+    sitemap: bool = False
     #: Keep the cookies responses set, per jar (``meta["cookiejar"]``), for the whole crawl.
     cookies: bool = True
     poison_limit: int = POISON_LIMIT

@@ -35,6 +35,8 @@ class Spider:
     custom_settings = {}
     #: Record pipelines (classes or ``mod:Class`` strings), run in the fetchers.
     pipelines = ()
+    #: Headers sent with every request (``--header`` and a request's own headers win).
+    default_headers = {}
 
     def __init__(self, **kwargs):
         for key, value in kwargs.items():

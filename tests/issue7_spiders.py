@@ -131,3 +131,14 @@ class TwoJarsSpider(Spider):
     def error_record(self, failure):
         return {"kind": "error", "url": failure["url"], "status": failure["status"],
                 "jar": (failure.get("meta") or {}).get("cookiejar")}
+
+
+class HeaderSpider(Spider):
+    """Default headers from the spider; one request with a header of its own."""
+
+    default_headers = {"X-Spider": "spider", "X-Both": "spider"}
+
+    def parse(self, response):
+        yield {"url": response.url}
+        if response.depth == 0:
+            yield response.follow("/own", headers={"X-Own": "request", "X-Both": "request"})
