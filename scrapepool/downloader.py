@@ -89,18 +89,18 @@ class _Watchdog:
     """
 
     def __init__(self):
-        self.pid = None
-
-    def _start(self):
-        self.pid = os.getpid()
+        self.started = False
+        self.start_lock = threading.Lock()
         self.cond = threading.Condition()
         self.entries = {}
         self.wake_at = None
-        threading.Thread(target=self._run, name="scrapepool-watchdog", daemon=True).start()
 
     def watch(self, sock, deadline):
-        if self.pid != os.getpid():  # first use, or a forked child: the parent's thread is not here
-            self._start()
+        if not self.started:
+            with self.start_lock:
+                if not self.started:
+                    threading.Thread(target=self._run, name="scrapepool-watchdog", daemon=True).start()
+                    self.started = True
         key = object()
         with self.cond:
             self.entries[key] = (deadline, sock)
@@ -128,6 +128,8 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+# A forked child has no watchdog thread (only the forking thread survives a fork).
+os.register_at_fork(after_in_child=_WATCHDOG.__init__)
 #: The deadline of the response this thread is downloading (set by ``Downloader._try``).
 _current = threading.local()
 

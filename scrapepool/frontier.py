@@ -3,7 +3,9 @@
 Main process only. Admission runs colly's checks in order, cheapest first:
 seen, depth, page limit, domain. Pending requests wait in an in-memory heap
 of at most ``memory_cap`` entries, ordered by (priority, admission order), so
-the crawl is breadth-first.
+the crawl is breadth-first. Beyond the cap, newly admitted requests live only
+in the job database and are read back in slices: memory stays flat however
+large the crawl.
 
 A URL's depth is its shortest link distance from a seed, although pages
 finish out of order: a request at depth d could still be reached by a
@@ -11,9 +13,9 @@ shorter path through a page at depth d-2 or less that is not done yet, so it
 is held back until none is left (one level of overlap keeps the pipeline
 full), and a shorter path found meanwhile lowers its depth. Holding back
 never stalls the crawl for long: when only held requests are left to hand
-out for ``SETTLE_WAIT`` seconds (a straggler page), they go as they are.
-Beyond the cap, newly admitted requests live only in the job database and
-are read back in slices: memory stays flat however large the crawl.
+out for ``SETTLE_WAIT`` seconds, the straggler's level is given up on and
+requests go as they are until that level is done. After a resume, depths
+are those of the first path found (the requests on disk are not counted).
 
 Politeness (``--delay``, robots.txt Crawl-delay, ``--concurrency-per-host``)
 and robots.txt are applied per ``host:port`` when a request is handed out:
@@ -79,6 +81,7 @@ class Frontier:
         self.polite = bool(settings.delay or settings.concurrency_per_host or settings.robots)
         # write-ahead buffers, flushed in one transaction
         self.inserts, self.outcomes, self.attempts, self.refused = [], [], [], []
+        self.kv_pending = {}
         #: Every req_id up to this one is in the job DB.
         self.durable_upto = 0
         # Shortest depths (see the module docstring). Off after a resume: the depths of the
@@ -91,8 +94,10 @@ class Frontier:
         #: Heap items held back until their depth is settled, and the lowest level at the last look.
         self.held = []
         self.held_low = None
-        #: Since when only held requests are left to hand out (None: not so).
+        #: Since when only held requests are left to hand out (None: not so), and the level
+        #: whose stragglers no request waits for any more.
         self.starved_since = None
+        self.given_up = None
         #: fp -> [req_id, depth] and req_id -> fp of the requests waiting in memory, unsettled.
         self.unsettled_fp = {}
         self.unsettled_ids = {}
@@ -192,8 +197,10 @@ class Frontier:
         d-2 or less that is not done (children are admitted before their parent is done).
         """
         depth = self._depth(req_id, entry)
-        if self.levels and depth > min(self.levels) + 1:
-            return None
+        if self.levels:
+            low = min(self.levels)
+            if depth > low + 1 and low != self.given_up:
+                return None
         fp = self.unsettled_ids.pop(req_id, None)
         if fp is not None:
             del self.unsettled_fp[fp]
@@ -216,6 +223,8 @@ class Frontier:
         if self.starved_since is None:
             self.starved_since = now
         if not self.settled or now - self.starved_since >= SETTLE_WAIT:
+            self.given_up = min(self.levels, default=None)
+            logger.debug("depth: not waiting any longer for the pages of depth %s", self.given_up)
             self._release(lambda item: True)
 
     def _release(self, ready):
@@ -392,6 +401,14 @@ class Frontier:
 
     # -- write-ahead -----------------------------------------------------------------------
     def flush(self, kv=None):
+        """Write the buffered changes in one transaction, with ``kv`` and :attr:`kv_pending`.
+
+        ``kv_pending`` holds state that must become durable together with the
+        outcomes that caused it (the cookie jars a login response changed).
+        """
+        if self.kv_pending:
+            kv = {**self.kv_pending, **(kv or {})}
+            self.kv_pending = {}
         if not (self.inserts or self.outcomes or self.attempts or self.refused or kv):
             return
         self.db.write(self.inserts, self.outcomes, self.attempts, self.refused, kv or {})
