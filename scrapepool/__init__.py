@@ -9,52 +9,59 @@ Usage::
     >>> class Titles(Spider):
     ...     def parse(self, response):
     ...         yield {"url": response.url, "title": response.soup.title.string}
+
+The public names are imported on first use: the writer process, the pytest
+plugin and ``scrapepool --help`` need only a few modules, and importing
+requests, BeautifulSoup and rich into every process costs memory and time.
 """
 
+import importlib
 import logging
 
 __version__ = "0.1.0"
 
-from .api import crawl
-from .builtin import SiteSpider
-from .exceptions import (CallbackError, CloseSpider, JobDirError, OutputError, ScrapepoolError,
-                         SpiderLoadError, UsageError, WriterDied)
-from .forms import FormRequest, post_form
-from .http import Request, Response
-from .rules import CrawlSpider, Link, LinkExtractor, Rule
-from .settings import Settings
-from .sitemap import SitemapSpider, sitemap_urls_from_robots
-from .spider import Spider, load_spider
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "CallbackError": "exceptions",
+    "CloseSpider": "exceptions",
+    "JobDirError": "exceptions",
+    "OutputError": "exceptions",
+    "ScrapepoolError": "exceptions",
+    "SpiderLoadError": "exceptions",
+    "UsageError": "exceptions",
+    "WriterDied": "exceptions",
+    "crawl": "api",
+    "SiteSpider": "builtin",
+    "FormRequest": "forms",
+    "post_form": "forms",
+    "Request": "http",
+    "Response": "http",
+    "CrawlSpider": "rules",
+    "Link": "rules",
+    "LinkExtractor": "rules",
+    "Rule": "rules",
+    "Settings": "settings",
+    "SitemapSpider": "sitemap",
+    "sitemap_urls_from_robots": "sitemap",
+    "Spider": "spider",
+    "load_spider": "spider",
+}
 
-#: ``Request.post_form(url, formdata)``: a POST of urlencoded form data.
-Request.post_form = staticmethod(post_form)
+__all__ = tuple(sorted(_EXPORTS)) + ("__version__",)
 
-__all__ = (
-    "CallbackError",
-    "CloseSpider",
-    "CrawlSpider",
-    "FormRequest",
-    "Link",
-    "LinkExtractor",
-    "Rule",
-    "SitemapSpider",
-    "JobDirError",
-    "OutputError",
-    "Request",
-    "Response",
-    "ScrapepoolError",
-    "Settings",
-    "SiteSpider",
-    "Spider",
-    "SpiderLoadError",
-    "UsageError",
-    "WriterDied",
-    "__version__",
-    "crawl",
-    "load_spider",
-    "post_form",
-    "sitemap_urls_from_robots",
-)
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scrapepool' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 # The library never configures logging for the user (the CLI does).
 logging.getLogger(__name__).addHandler(logging.NullHandler())

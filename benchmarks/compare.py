@@ -1,0 +1,160 @@
+"""scrapepool against Scrapy on the same local site, one after the other.
+
+    python benchmarks/compare.py                       # 2,000 pages, a site like the S1 scenario
+    python benchmarks/compare.py --pages 5000 --reps 3
+
+Builds a deterministic site (pages of ~24 KB with ~40 links each: repeated
+spellings of ~9 internal targets, fragments, reordered queries, external
+hosts, mailto:, tel:, javascript:), serves it on 127.0.0.1 with a threaded
+server, crawls it with ``scrapepool crawl`` (the built-in spider: BS4 + lxml)
+and, if Scrapy is installed, with an equivalent Scrapy spider that parses each
+page with BeautifulSoup(lxml) too. Prints pages/s, CPU seconds, the peak RSS of
+each crawler's whole process tree, and whether the output has every page
+exactly once. (The project's published figures come from the nginx harness in
+../shared/bench, see README.md; this script is for reproducing the claim
+anywhere, without nginx.)
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+from w3lib.url import canonicalize_url
+
+from scrapepool.testserver import SiteServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
+         "sigma tau upsilon phi chi psi omega").split()
+
+
+def build_site(folder, n, seed=7):
+    """Write n pages under folder; returns the list of their paths."""
+    rnd = random.Random(seed)
+    paths = ["/"] + [f"/p/{i:05d}.html" for i in range(1, n)]
+    os.makedirs(os.path.join(folder, "p"), exist_ok=True)
+    for i, path in enumerate(paths):
+        targets = sorted({(i + 1) % n} | {rnd.randrange(n) for _ in range(8)})
+        links = []
+        for t in targets:
+            name = f"{t:05d}.html"
+            links += [f"/p/{name}", f"{name}" if i else f"p/{name}", f"/p/{name}#c", f"/p/./{name}"]
+        links = [lk if not lk.endswith("00000.html") else "/" for lk in links]
+        links += ["#top", "", "mailto:a@example.com", "tel:+100", "javascript:void(0)",
+                  "https://example.com/x", "http://example.org/y", "https://cdn.example.com/z"]
+        text = " ".join(rnd.choice(WORDS) for _ in range(3000))
+        body = (f"<!doctype html><html><head><title>Page {i}</title></head><body><h1>Page {i}</h1>"
+                + "".join(f'<a href="{lk}">link</a> ' for lk in links)
+                + f"<p>{text}</p></body></html>")
+        name = "index.html" if path == "/" else path.lstrip("/")
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.write(body)
+    return paths
+
+
+def run(cmd, out, cwd):
+    """Run cmd; returns (wall s, cpu s, peak tree RSS MB, exit status)."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak
+        root = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                rss = sum(p.memory_info().rss for p in [root] + root.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            stop.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        rc = proc.wait(timeout=1800)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait(10)
+    stop.set()
+    sampler.join(5)
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    return wall, cpu, peak / 1e6, rc
+
+
+def verify(out, expected):
+    urls = []
+    try:
+        with open(out, encoding="utf-8") as f:
+            urls = [canonicalize_url(json.loads(line)["url"]) for line in f if line.strip()]
+    except (OSError, ValueError, KeyError):
+        return False, 0
+    got = set(urls)
+    return len(urls) == len(got) and got == expected, len(got & expected)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pages", type=int, default=2000)
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="scrapepool-compare-")
+    try:
+        paths = build_site(os.path.join(work, "site"), args.pages)
+        rows = []
+        with SiteServer(os.path.join(work, "site")) as server:
+            expected = {canonicalize_url(server.url + p) for p in paths}
+            seeds = os.path.join(work, "seeds.txt")
+            with open(seeds, "w") as f:
+                f.write(server.url + "/\n")
+            crawlers = [("scrapepool", lambda out: [
+                sys.executable, "-m", "scrapepool", "crawl", seeds, "-o", out, "--no-robots",
+                "-w", str(args.workers), "-c", str(args.concurrency), "-q"])]
+            if shutil.which("scrapy") or _has_scrapy():
+                crawlers.append(("scrapy+bs4", lambda out: [
+                    sys.executable, "-m", "scrapy", "runspider", os.path.join(HERE, "scrapy_bs4_spider.py"),
+                    "-a", f"seeds={seeds}", "-O", f"{out}:jsonlines", "-s", "LOG_LEVEL=WARNING"]))
+            else:
+                print("Scrapy is not installed: measuring scrapepool only (pip install scrapy)")
+            for name, make in crawlers:
+                for rep in range(args.reps):
+                    out = os.path.join(work, f"{name}-{rep}.jsonl")
+                    wall, cpu, rss, rc = run(make(out), out, cwd=os.path.dirname(HERE))
+                    ok, pages = verify(out, expected)
+                    rows.append((name, rep + 1, pages, pages / wall if wall else 0, wall, cpu, rss,
+                                 ok and rc == 0))
+        print(f"\n{'crawler':<12} {'rep':>3} {'pages':>6} {'pages/s':>8} {'wall s':>7} {'CPU s':>7} "
+              f"{'peak RSS MB':>11}  verified")
+        for name, rep, pages, rate, wall, cpu, rss, ok in rows:
+            print(f"{name:<12} {rep:>3} {pages:>6} {rate:>8.1f} {wall:>7.1f} {cpu:>7.1f} {rss:>11.0f}  "
+                  f"{'yes' if ok else 'NO'}")
+        return 0 if all(r[-1] for r in rows) else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _has_scrapy():
+    try:
+        import scrapy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
