@@ -8,7 +8,6 @@ Every error is one line on stderr, never a traceback.
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 
@@ -190,7 +189,7 @@ def run_crawl(spider_ref, seeds, opts, quiet=False):
         progress.summary(stats, settings.output)
     if engine.stop_signal is not None or engine.force:
         name = "SIGINT" if engine.stop_signal in (None, signal.SIGINT) else "SIGTERM"
-        how = f"run the same command again to resume" if settings.job_dir else \
+        how = "run the same command again to resume" if settings.job_dir else \
             "use --job-dir to make a crawl resumable"
         sys.stderr.write(f"scrapepool: stopped by {name}: {how}\n")
         return EXIT_SIGNAL[name]

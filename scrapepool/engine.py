@@ -51,7 +51,7 @@ from multiprocessing.reduction import send_handle
 from . import _messages as m
 from .exceptions import (JobDirError, ScrapepoolError, UsageError, WriterDied, describe_exit)
 from .cookies import CookieJars, jar_key
-from .exporters import check_output, cut_output, output_format
+from .exporters import check_output, cut_output
 from .fetcher import run_fetcher
 from .frontier import Frontier
 from .http import _callback_name
@@ -632,7 +632,6 @@ class Engine:
             self.job_queue.close()
 
     def _finish(self):
-        s = self.settings
         if self.fatal:
             self.stats.finish_reason = "failed"
         elif self.stop_signal is not None or self.force:

@@ -31,7 +31,7 @@ from collections import deque
 
 from protego import Protego
 
-from ._messages import PAGE, ROBOTS, Job
+from ._messages import ROBOTS, Job
 from .jobdb import JobDB
 from .urls import canonical, fingerprint, host_key
 

@@ -4,7 +4,7 @@ robots.txt parking and per-host delays (pure unit tests, no processes)."""
 import pytest
 
 from scrapepool import frontier as frontier_mod
-from scrapepool._messages import PAGE, ROBOTS
+from scrapepool._messages import ROBOTS
 from scrapepool.frontier import Frontier
 from scrapepool.jobdb import JobDB
 from scrapepool.settings import Settings

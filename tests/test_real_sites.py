@@ -1,7 +1,6 @@
 """Issue 7 behaviour that lives in the engine: --sitemap for the built-in spider, default
 headers and their precedence, and cookie jars that survive a kill -9 through the job dir."""
 
-import json
 import os
 import signal
 import subprocess

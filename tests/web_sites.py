@@ -14,7 +14,7 @@ import time
 import pytest
 
 import scrapepool
-from scrapepool.testserver import Page, RequestInfo, SiteServer
+from scrapepool.testserver import Page, RequestInfo
 
 #: Allow-all robots.txt.
 ROBOTS = Page("User-agent: *\nDisallow:\n", content_type="text/plain")
@@ -57,18 +57,9 @@ def page_requests(server):
 
 
 @pytest.fixture
-def serve():
-    """Factory: ``serve(site_dict)`` -> a started SiteServer, stopped after the test."""
-    started = []
-
-    def start(site):
-        server = SiteServer(site).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+def serve(site_server):
+    """The plugin's ``site_server`` factory, under the name these tests use."""
+    return site_server
 
 
 @pytest.fixture
