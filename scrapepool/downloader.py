@@ -13,11 +13,11 @@ import socket
 import threading
 import time
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.cookies import extract_cookies_to_jar
+from requests.cookies import create_cookie, extract_cookies_to_jar
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -202,6 +202,15 @@ class Downloader:
             retries share one jar, so a login's redirect keeps its new session cookie.
         """
         jar = jar_from_dicts(cookies) if cookies is not None else None
+        if jar is not None and headers and "Cookie" in headers:
+            # A request's own cookies join its jar (an explicit Cookie header would
+            # otherwise hide the jar's cookies from requests).
+            headers = dict(headers)
+            host = urlsplit(url).hostname or ""
+            for pair in headers.pop("Cookie").split(";"):
+                name, sep, value = pair.strip().partition("=")
+                if sep and name:
+                    jar.set_cookie(create_cookie(name, value, domain=host, path="/"))
         result = self._fetch(url, method, headers, body, not_before, jar)
         if jar is not None:
             result.cookies = jar_changes(cookies, jar)

@@ -54,19 +54,25 @@ class Request:
     :param priority: higher is dispatched sooner.
     :param dont_filter: request it even if the same request was seen before.
     :param errback: a method (or its name) called with a failure dict when the request fails.
+    :param cookies: a dict of cookies to send with this request (kept in its jar afterwards).
     """
 
     __slots__ = ("url", "callback", "method", "headers", "body", "meta", "priority",
                  "dont_filter", "errback")
 
     def __init__(self, url, callback=None, method="GET", headers=None, body=None, meta=None,
-                 priority=0, dont_filter=False, errback=None):
+                 priority=0, dont_filter=False, errback=None, cookies=None):
         if not isinstance(url, str):
             raise TypeError(f"Request url must be str, not {type(url).__name__}")
         self.url = url
         self.callback = callback
         self.method = method.upper()
         self.headers = dict(headers) if headers else None
+        if cookies:
+            # Sent as a Cookie header; with cookies on, the fetcher moves them into the
+            # request's jar, so they are kept for the crawl as Scrapy keeps request cookies.
+            pairs = "; ".join(f"{k}={v}" for k, v in dict(cookies).items())
+            self.headers = {**(self.headers or {}), "Cookie": pairs}
         self.body = body.encode("utf-8") if isinstance(body, str) else body
         self.meta = dict(meta) if meta else {}
         self.priority = int(priority)

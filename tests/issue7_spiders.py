@@ -142,3 +142,17 @@ class HeaderSpider(Spider):
         yield {"url": response.url}
         if response.depth == 0:
             yield response.follow("/own", headers={"X-Own": "request", "X-Both": "request"})
+
+
+class RequestCookiesSpider(Spider):
+    """Sends a cookie of its own with one request; the next request (no cookies given) must
+    still carry it, because request cookies join the jar."""
+
+    def parse(self, response):
+        yield {"url": response.url}
+        if response.depth == 0:
+            yield response.follow("/first", cookies={"lang": "fr"}, callback=self.first)
+
+    def first(self, response):
+        yield {"url": response.url}
+        yield response.follow("/second", callback=self.first)

@@ -98,3 +98,26 @@ def test_cookie_jars_survive_kill_9_and_resume(site_server, tmp_path):
     private = sorted(int(r["path"].rsplit("/", 1)[1]) for r in records if r["kind"] == "private")
     assert private == list(range(1, 21))          # exactly once each, still logged in after resume
     assert len(login.posts()) == 1                 # the resumed crawl did not log in again
+
+
+def test_request_cookies_are_sent_and_kept(site_server, tmp_path, run_cli):
+    seen = {}
+
+    def record(path):
+        def page(info):
+            seen[path] = info.headers.get("Cookie")
+            return Page("<title>x</title>", headers={"Set-Cookie": "sid=1; Path=/"}) if path == "/" \
+                else "<title>x</title>"
+        return page
+
+    server = site_server({p: record(p) for p in ("/", "/first", "/second")})
+    (tmp_path / "seeds.txt").write_text(server.url + "/\n")
+    rc, out, err = run_cli("crawl", "seeds.txt", "-s", "tests.issue7_spiders:RequestCookiesSpider",
+                           "-w", "1", "--no-robots")
+    assert rc == 0, err
+    assert "lang=fr" in seen["/first"] and "sid=1" in seen["/first"]   # its own and the jar's
+    assert "lang=fr" in seen["/second"] and "sid=1" in seen["/second"]  # kept for the crawl
+    rc, out, err = run_cli("crawl", "seeds.txt", "-s", "tests.issue7_spiders:RequestCookiesSpider",
+                           "-w", "1", "--no-robots", "--no-cookies")
+    assert rc == 0, err
+    assert seen["/first"] == "lang=fr" and not seen["/second"]          # sent once, nothing kept
