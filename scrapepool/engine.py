@@ -88,14 +88,13 @@ class _Flight:
 
 
 class _Proc:
-    __slots__ = ("process", "events", "goodbye", "idle_at", "started", "index", "current")
+    __slots__ = ("process", "events", "goodbye", "idle_at", "index", "current")
 
     def __init__(self, process, events, index):
         self.process = process
         self.events = events
         self.goodbye = False
         self.idle_at = 0.0
-        self.started = time.monotonic()
         self.index = index
 
 
@@ -154,7 +153,6 @@ class Engine:
         self.stop_signal = None
         self.force = False
         self.fatal = None
-        self.deaths = []
         self.crashes = 0
         self.last_death = None
         self.temp_dir = None
