@@ -10,6 +10,8 @@ fetcher -> coordinator, one events Pipe per fetcher (``send`` pickles
 synchronously, so what was sent before a crash is not lost, unlike ``Queue.put``):
     (CLAIMED, req_id)                 right after the fetcher took the job
     (OUTCOME, req_id, status, error, kind, children, info)
+                                      info["redirect"] = (url, method): not an outcome but
+                                      a redirect, whose next hop the coordinator schedules
     (IDLE,)                           the shared queue was empty for a while
     (GOODBYE,)                        after the sentinel; nothing more follows
     (FATAL, text)                     the spider cannot even be loaded here: the crawl stops
@@ -53,6 +55,10 @@ class Job(NamedTuple):
     kind: int = PAGE
     #: Cookie dicts of the request's jar for its host (None: no cookies, or cookies are off).
     cookies: "list | None" = None
+    #: For a redirect hop: the URL first requested (the record's ``url``), else None.
+    origin: "str | None" = None
+    #: For a redirect hop: the URLs redirected to so far, this job's ``url`` last.
+    hops: tuple = ()
 
 
 #: A child request, as a fetcher reports it: already canonicalised and deduped within its page.

@@ -2,8 +2,10 @@
 
 Runs in a fetcher thread, with that thread's own ``requests.Session`` (its
 connection pool holds sockets, so it is built in the child and never shared
-between threads). Redirects are followed here, by hand, so that every hop is
-checked against the allowed domains before it is requested.
+between threads). A page's redirect is not followed here: the fetcher hands
+the next hop back to the coordinator, whose frontier checks it against
+robots.txt and the host's delay like any request (``redirect_target`` is the
+check both share). Only robots.txt itself is followed hop by hop here.
 """
 
 import http.cookiejar
@@ -24,7 +26,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from .cookies import jar_changes, jar_from_dicts
 from .urls import canonical, request_url
 
-__all__ = ["Downloader", "FetchResult"]
+__all__ = ["Downloader", "FetchResult", "REDIRECT_STATUSES", "redirect_method",
+           "redirect_target"]
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -195,11 +198,14 @@ class Downloader:
     def close(self):
         self.session.close()
 
-    def fetch(self, url, method="GET", headers=None, body=None, not_before=0.0, cookies=None):
+    def fetch(self, url, method="GET", headers=None, body=None, not_before=0.0, cookies=None,
+              follow_redirects=False):
         """Download ``url``; never raises for network or HTTP trouble, it returns it.
 
         :param cookies: cookie dicts to send (None: cookies are off). Redirect hops and
             retries share one jar, so a login's redirect keeps its new session cookie.
+        :param follow_redirects: follow redirects here (robots.txt); otherwise a 3xx
+            response is the result.
         """
         jar = jar_from_dicts(cookies) if cookies is not None else None
         if jar is not None and headers and "Cookie" in headers:
@@ -211,12 +217,12 @@ class Downloader:
                 name, sep, value = pair.strip().partition("=")
                 if sep and name:
                     jar.set_cookie(create_cookie(name, value, domain=host, path="/"))
-        result = self._fetch(url, method, headers, body, not_before, jar)
+        result = self._fetch(url, method, headers, body, not_before, jar, follow_redirects)
         if jar is not None:
             result.cookies = jar_changes(cookies, jar)
         return result
 
-    def _fetch(self, url, method, headers, body, not_before, jar):
+    def _fetch(self, url, method, headers, body, not_before, jar, follow):
         s = self.settings
         attempt = 0
         while True:
@@ -225,7 +231,7 @@ class Downloader:
                 self.stop.wait(wait)
             self._answered = None
             try:
-                result = self._try(url, method, headers, body, jar)
+                result = self._try(url, method, headers, body, jar, follow)
                 result.started = self._answered
             except _Fail as fail:
                 result = FetchResult(fail.final_url or url, fail.status, error=fail.error,
@@ -253,7 +259,7 @@ class Downloader:
                 delay = max(delay, min(after, 30.0))
         return max(delay, s.delay)
 
-    def _try(self, url, method, headers, body, jar=None):
+    def _try(self, url, method, headers, body, jar=None, follow=False):
         s = self.settings
         deadline = time.monotonic() + s.timeout
         chain = []
@@ -288,24 +294,16 @@ class Downloader:
                 if jar is not None:
                     extract_cookies_to_jar(jar, resp.request, resp.raw)
                 location = resp.headers.get("Location")
-                if status in REDIRECT_STATUSES and location:
+                if follow and status in REDIRECT_STATUSES and location:
                     resp.close()
-                    target = urljoin(current, location.strip())
-                    canon = canonical(target)
-                    if canon is None:
-                        raise _Fail("redirect", f"redirect to a non-http URL {target}", False, status, chain, current)
-                    if not self.domains.allows(target):
-                        raise _Fail("offsite_redirect", f"redirect to {target} outside the allowed domains not followed",
-                                    False, status, chain, current)
-                    if canon in visited:
-                        raise _Fail("redirect_loop", f"redirect loop at {target}", False, status, chain, current)
-                    if len(chain) >= s.max_redirects:
-                        raise _Fail("too_many_redirects", f"more than {s.max_redirects} redirects",
-                                    False, status, chain, current)
-                    visited.add(canon)
+                    target, kind, error = redirect_target(current, location, visited, len(chain),
+                                                          self.domains, s.max_redirects)
+                    if kind is not None:
+                        raise _Fail(kind, error, False, status, chain, current)
+                    visited.add(canonical(target))
                     chain.append(target)
                     current = target
-                    if status == 303 or (status in (301, 302) and method == "POST"):
+                    if redirect_method(status, method) != method:
                         method, body = "GET", None
                     continue
                 data = self._read_body(resp, deadline, status, chain, current)
@@ -351,6 +349,33 @@ class Downloader:
         if expected is not None and received < expected and "Content-Encoding" not in resp.headers:
             raise _Fail("truncated", f"body cut short: {received} of {expected} bytes", True, status, chain, url)
         return b"".join(parts)
+
+
+def redirect_target(current, location, visited, hops, domains, max_redirects):
+    """Where a redirect from ``current`` leads: ``(target, None, None)`` to follow it,
+    or ``(target, kind, error)`` when it must not be followed.
+
+    :param visited: canonical URLs of the chain so far (the first request's included).
+    :param hops: redirects followed so far.
+    """
+    target = urljoin(current, location.strip())
+    canon = canonical(target)
+    if canon is None:
+        return target, "redirect", f"redirect to a non-http URL {target}"
+    if not domains.allows(target):
+        return target, "offsite_redirect", f"redirect to {target} outside the allowed domains not followed"
+    if canon in visited:
+        return target, "redirect_loop", f"redirect loop at {target}"
+    if hops >= max_redirects:
+        return target, "too_many_redirects", f"more than {max_redirects} redirects"
+    return target, None, None
+
+
+def redirect_method(status, method):
+    """The method of the next hop: 303 (and 301/302 after a POST, as browsers do) turn into GET."""
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        return "GET"
+    return method
 
 
 def _set_timeout(raw, seconds):

@@ -25,8 +25,9 @@ control pipe, every process sentinel and a timeout.
 
 A request's life: admitted (written ahead) -> dispatched into the Queue ->
 CLAIMED by a fetcher -> OUTCOME (its children admitted in the same DB
-transaction) -> COMMITTED by the writer. It is done only when it has both an
-outcome and a commit; termination is "nothing pending, nothing in flight",
+transaction) -> COMMITTED by the writer. A redirect is not an outcome: the
+request goes back to the frontier for its next hop (robots.txt, delay). It is
+done only when it has both an outcome and a commit; termination is "nothing pending, nothing in flight",
 counted here, never read from the Queue.
 
 Faults: a fetcher whose sentinel fires without a GOODBYE died; its claimed,
@@ -388,6 +389,10 @@ class Engine:
         now = time.monotonic()
         while self.in_queue < window and self.queued_bytes < MAX_QUEUED_BYTES:
             job = self.frontier.next_job(now_wall)
+            while self.frontier.refused_hops:
+                hop = self.frontier.refused_hops.pop()
+                self._give_up(hop, f"redirect to {hop.url} forbidden by robots.txt", "robots",
+                              final_url=(hop.origin, *hop.hops)[-2])
             if job is None:
                 return
             self.frontier.make_durable(job.req_id)
@@ -445,14 +450,15 @@ class Engine:
             del self.inflight[req_id]
             self.frontier.robots_arrived(job.url, status, info.get("robots"))
             return
-        flight.outcome = True
         if "cookies" in info:
             self.jars.update(jar_key(job.meta), info["cookies"])
             self.frontier.kv_pending["cookies"] = self.jars.to_json()
+        if "redirect" in info:
+            self._on_redirect(job, info)
+            return
+        flight.outcome = True
         frontier = self.frontier
         depth = job.depth + 1
-        for fp in info.get("chain", ()):
-            frontier.mark_seen(fp)
         for child in children:
             frontier.admit(*child[:9], errback=child[9], depth=depth)
         frontier.record_outcome(req_id)
@@ -463,6 +469,21 @@ class Engine:
             logger.info("%s: %s", job.url, error)
         if flight.committed:
             del self.inflight[req_id]
+
+    def _on_redirect(self, job, info):
+        """Schedule a redirect's next hop: the same request, now for another URL.
+
+        The hop is not written ahead: after a crash the request starts again from
+        the URL first requested. Its URL counts as seen at once, so a link to it found
+        meanwhile is not fetched again.
+        """
+        del self.inflight[job.req_id]
+        url, method = info["redirect"]
+        body = job.body if method == job.method else None
+        self.frontier.mark_seen(fingerprint(canonical(url), method, body))
+        self.stats.redirects += 1
+        self.stats.retries += info.get("retries", 0)
+        self.frontier.redirect(job, url, method, body)
 
     def _read_writer(self):
         try:
@@ -526,15 +547,15 @@ class Engine:
         if attempt >= self.settings.poison_limit:
             self._give_up(job, f"gave up after its fetcher died {attempt} times")
             return
-        entry = (job.url, job.method, job.headers, job.body, job.callback, job.meta, job.depth,
-                 attempt, job.errback)
-        self.frontier.requeue(req_id, entry, attempt)
+        self.frontier.requeue(job, attempt)
 
-    def _give_up(self, job, error):
-        """A poison request: an error record (if the spider writes one) through the writer."""
-        logger.error("%s: %s", job.url, error)
-        failure = {"url": job.url, "final_url": job.url, "status": None, "error": error,
-                   "kind": "poison", "depth": job.depth, "meta": job.meta}
+    def _give_up(self, job, error, kind="poison", final_url=None):
+        """End a request here (a poison page, a redirect robots.txt forbids): an error record,
+        if the spider writes one, through the writer."""
+        url = job.origin or job.url
+        (logger.error if kind == "poison" else logger.info)("%s: %s", url, error)
+        failure = {"url": url, "final_url": final_url or job.url, "status": None, "error": error,
+                   "kind": kind, "depth": job.depth, "meta": job.meta}
         try:
             record = self.spider.error_record(failure)
         except Exception as exc:
@@ -545,7 +566,7 @@ class Engine:
         flight.outcome = True
         self.inflight[job.req_id] = flight
         self.frontier.record_outcome(job.req_id)
-        self.stats.outcome(None, "poison", {})
+        self.stats.outcome(None, kind, {})
         self.control.send((m.W_RECORDS, job.req_id, [record] if record is not None else []))
 
     def _check_lost(self):

@@ -25,7 +25,7 @@ import time
 import traceback
 
 from . import _messages as m
-from .downloader import Downloader
+from .downloader import REDIRECT_STATUSES, Downloader, redirect_method, redirect_target
 from .http import Request, Response, _callback_name
 from .pipelines import PipelineRunner
 from .spider import load_spider
@@ -139,7 +139,7 @@ class Fetcher:
         if result is None:
             cookies = (job.cookies or []) if self.settings.cookies and job.kind == m.PAGE else None
             result = downloader.fetch(job.url, job.method, job.headers, job.body, job.not_before,
-                                      cookies=cookies)
+                                      cookies=cookies, follow_redirects=job.kind == m.ROBOTS)
             if self.cache is not None and result.error is None:
                 self.cache.put(job, result)
         info = {"bytes": len(result.body), "retries": result.retries, "started": result.started,
@@ -151,11 +151,19 @@ class Fetcher:
                 info["robots"] = result.body[:512 * 1024].decode("utf-8", "replace")
             self.send_event((m.OUTCOME, job.req_id, result.status, result.error, result.kind, [], info))
             return
-        if result.chain:
-            info["chain"] = [fingerprint(c, "GET") for c in map(canonical, result.chain) if c]
+        error, kind = result.error, result.kind
+        location = result.headers.get("Location") if result.status in REDIRECT_STATUSES else None
+        if error is None and location:
+            visited = {canonical(u) for u in (job.origin or job.url, *job.hops)}
+            target, kind, error = redirect_target(job.url, location, visited, len(job.hops),
+                                                  self.domains, self.settings.max_redirects)
+            if kind is None:
+                # The coordinator schedules the next hop (robots.txt, delay): no record yet.
+                info["redirect"] = (target, redirect_method(result.status, job.method))
+                self.send_event((m.OUTCOME, job.req_id, result.status, None, None, [], info))
+                return
         records, children = [], []
         spider_errors = []
-        error, kind = result.error, result.kind
         if error is None and not (200 <= result.status < 300):
             error, kind = f"HTTP {result.status}", f"http_{result.status}"
         with self.cpu_lock:
@@ -183,13 +191,17 @@ class Fetcher:
 
     def run_spider(self, job, result, error, kind, records, children, spider_errors):
         """Callback (or errback / error record) and pipelines; returns how many records were dropped."""
+        origin = job.origin or job.url
         if error is None:
+            meta = job.meta
+            if job.hops:  # as Scrapy's RedirectMiddleware tells the callback
+                meta = {**meta, "redirect_urls": [origin, *job.hops[:-1]]}
             response = Response(result.final_url, result.status, result.headers, result.body,
-                                request_url=job.url, meta=job.meta, depth=job.depth, spider=self.spider)
+                                request_url=origin, meta=meta, depth=job.depth, spider=self.spider)
             callback = getattr(self.spider, job.callback or "parse")
             self.run_callback(callback, (response,), job, records, children, spider_errors)
         else:
-            failure = {"url": job.url, "final_url": result.final_url, "status": result.status,
+            failure = {"url": origin, "final_url": result.final_url, "status": result.status,
                        "error": error, "kind": kind, "depth": job.depth, "meta": job.meta}
             if job.errback:
                 self.run_callback(getattr(self.spider, job.errback), (failure,), job, records, children,

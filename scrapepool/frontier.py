@@ -20,7 +20,8 @@ are those of the first path found (the requests on disk are not counted).
 Politeness (``--delay``, robots.txt Crawl-delay, ``--concurrency-per-host``)
 and robots.txt are applied per ``host:port`` when a request is handed out:
 a request for a host that is not ready waits in that host's own queue, so a
-slow host never holds up the others.
+slow host never holds up the others. A redirect's next hop comes back here
+(``redirect``) and passes the same checks.
 """
 
 import heapq
@@ -78,6 +79,8 @@ class Frontier:
         self.waiting = 0
         self.robots_id = 0
         self.robots_refused = 0
+        #: Redirect hops robots.txt forbids, as Jobs, for the engine to end with an error record.
+        self.refused_hops = []
         self.polite = bool(settings.delay or settings.concurrency_per_host or settings.robots)
         # write-ahead buffers, flushed in one transaction
         self.inserts, self.outcomes, self.attempts, self.refused = [], [], [], []
@@ -146,7 +149,7 @@ class Frontier:
             self.on_disk += 1
         else:
             heapq.heappush(self.heap, (-priority, req_id,
-                                       (url, method, headers, body, callback, meta, depth, 0, errback)))
+                                       (url, method, headers, body, callback, meta, depth, 0, errback, None)))
             if self.by_depth and not dont_filter:
                 self._track(fp, req_id, depth)
         return req_id
@@ -154,13 +157,22 @@ class Frontier:
     def mark_seen(self, fp):
         self.seen.add(fp)
 
-    def requeue(self, req_id, entry, attempt):
+    def requeue(self, job, attempt):
         """A request whose fetcher died goes back, ahead of newer requests."""
-        url, method, headers, body, callback, meta, depth, _, errback = entry
         if attempt:
-            self.attempts.append((attempt, req_id))
-        heapq.heappush(self.heap, (-1 << 30, req_id,
-                                   (url, method, headers, body, callback, meta, depth, attempt, errback)))
+            self.attempts.append((attempt, job.req_id))
+        hop = (job.origin, job.hops) if job.hops else None
+        heapq.heappush(self.heap, (-1 << 30, job.req_id, (
+            job.url, job.method, job.headers, job.body, job.callback, job.meta, job.depth, attempt,
+            job.errback, hop)))
+
+    def redirect(self, job, url, method, body):
+        """The next hop of a redirect: the same request (its req_id, no new admission, no page
+        counted), ahead of newer requests, through robots.txt and the host's delay like any."""
+        hop = (job.origin or job.url, job.hops + (url,))
+        heapq.heappush(self.heap, (-1 << 30, job.req_id, (
+            url, method, job.headers, body, job.callback, job.meta, job.depth, job.attempt,
+            job.errback, hop)))
 
     def record_outcome(self, req_id):
         self.outcomes.append(req_id)
@@ -255,7 +267,7 @@ class Frontier:
              attempts) in rows:
             heapq.heappush(self.heap, (-priority, req_id, (
                 url, method, json.loads(headers) if headers else None, body, callback,
-                json.loads(meta) if meta else {}, depth, attempts, errback)))
+                json.loads(meta) if meta else {}, depth, attempts, errback, None)))
             if self.by_depth and req_id not in self.settled:
                 self._track(fingerprint(canonical(url), method, body), req_id, depth)
             self.disk_cursor = req_id
@@ -282,7 +294,7 @@ class Frontier:
             self.starved_since = None
             item = heapq.heappop(self.heap)
             _, req_id, entry = item
-            if self.by_depth:
+            if self.by_depth and entry[9] is None:  # a redirect hop is settled already
                 entry = self._settle(req_id, entry)
                 if entry is None:
                     self.held.append(item)
@@ -331,17 +343,23 @@ class Frontier:
         parser = hs.robots
         if parser is not True and not parser.can_fetch(entry[0], self.settings.user_agent):
             self.robots_refused += 1
+            logger.debug("forbidden by robots.txt: %s", entry[0])
+            if entry[9] is not None:
+                # A redirect into a forbidden URL: the request was made, its record says why
+                # it ends here (the engine writes it and records the outcome).
+                self.refused_hops.append(self._job(req_id, entry, now))
+                return None
             self.refused.append(req_id)
             self._done(req_id)
-            logger.debug("forbidden by robots.txt: %s", entry[0])
             return None
         hs.inflight += 1
         return self._job(req_id, entry, max(now, hs.next_time))
 
     def _job(self, req_id, entry, not_before):
-        url, method, headers, body, callback, meta, depth, attempt, errback = entry
-        return Job(req_id, url, method, headers, body, callback, meta or {}, depth, attempt, errback,
-                   not_before)
+        url, method, headers, body, callback, meta, depth, attempt, errback, hop = entry
+        job = Job(req_id, url, method, headers, body, callback, meta or {}, depth, attempt, errback,
+                  not_before)
+        return job if hop is None else job._replace(origin=hop[0], hops=hop[1])
 
     def _robots_job(self, url, now):
         from urllib.parse import urlsplit

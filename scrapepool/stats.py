@@ -28,6 +28,8 @@ class Stats:
         self.status = {}
         self.errors = {}
         self.retries = 0
+        #: Redirect hops followed (each is a response; the request counts once in ``pages``).
+        self.redirects = 0
         self.robots_refused = 0
         self.bytes = 0
         self.spider_errors = 0
@@ -58,7 +60,7 @@ class Stats:
 
     def load(self, saved):
         """Continue the counts of an earlier run of the same job."""
-        for key in ("pages", "records", "requests", "retries", "robots_refused", "bytes",
+        for key in ("pages", "records", "requests", "retries", "redirects", "robots_refused", "bytes",
                     "spider_errors", "dropped", "fetcher_crashes"):
             setattr(self, key, saved.get(key, 0))
         self.status = dict(saved.get("status", {}))
@@ -74,6 +76,7 @@ class Stats:
             "status": dict(sorted(self.status.items())),
             "errors": dict(sorted(self.errors.items())),
             "retries": self.retries,
+            "redirects": self.redirects,
             "robots_refused": self.robots_refused,
             "spider_errors": self.spider_errors,
             "dropped": self.dropped,

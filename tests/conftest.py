@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 ROBOTS = Page("User-agent: *\nDisallow:\n", content_type="text/plain")
 
 #: Every field of the stats dict the API and --stats return.
-STATS_KEYS = {"pages", "records", "requests", "status", "errors", "retries", "robots_refused",
+STATS_KEYS = {"pages", "records", "requests", "status", "errors", "retries", "redirects", "robots_refused",
               "spider_errors", "dropped", "fetcher_crashes", "bytes", "elapsed_s", "pages_per_s",
               "peak_memory_mb", "finish_reason"}
 

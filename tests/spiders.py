@@ -86,3 +86,17 @@ class PoisonSpider(SiteSpider):
         if "poison" in response.url:
             os._exit(13)
         yield from super().parse(response)
+
+
+class RedirectMeta(Spider):
+    """Follows ``a.item`` links with meta; the item callback reports what a redirect left in it."""
+
+    name = "redirect-meta"
+
+    def parse(self, response):
+        for a in response.select("a.item"):
+            yield response.follow(a, callback=self.parse_item, meta={"label": a.get_text(strip=True)})
+
+    def parse_item(self, response):
+        yield {"url": response.url, "request_url": response.request_url, "label": response.meta["label"],
+               "redirect_urls": response.meta.get("redirect_urls"), "depth": response.depth}

@@ -359,3 +359,16 @@ def test_redirects_are_followed_and_recorded(site_server, tmp_path, read_jsonl):
     assert by_path["/old"]["final_url"] == server.url + "/new"
     assert (by_path["/old"]["status"], by_path["/old"]["title"]) == (200, "new")
     assert server.count("/new") == 1 and server.count("/rel") == 1
+
+
+def test_a_redirected_request_keeps_its_callback_and_meta(site_server, tmp_path, read_jsonl):
+    server = site_server({"/": '<a class="item" href="/a">A</a><a class="item" href="/b">B</a>',
+                          "/a": Page(status=302, headers={"Location": "/a2"}),
+                          "/a2": Page(status=307, headers={"Location": "/a3"}), "/a3": "<p>a</p>",
+                          "/b": "<p>b</p>", "/robots.txt": ROBOTS})
+    stats = crawl(server, tmp_path / "o.jsonl", spider="tests.spiders:RedirectMeta")
+    recs = {r["label"]: r for r in read_jsonl(tmp_path / "o.jsonl")}
+    assert recs["A"] == {"url": server.url + "/a3", "request_url": server.url + "/a", "label": "A",
+                         "redirect_urls": [server.url + "/a", server.url + "/a2"], "depth": 1}
+    assert recs["B"]["redirect_urls"] is None and recs["B"]["request_url"] == server.url + "/b"
+    assert stats["pages"] == 3 and stats["redirects"] == 2 and stats["records"] == 2

@@ -34,6 +34,21 @@ def test_delay_holds_across_fetcher_processes(serve, tmp_path):
     assert min(gaps) >= 0.2 - TOLERANCE, gaps
 
 
+def test_redirect_hops_wait_out_the_delay_too(serve, tmp_path):
+    stamps = Stamps()
+    site = fan_site(2)
+    site["/"] += '<a href="/r0">r</a>'
+    for i in range(3):
+        site[f"/r{i}"] = Page("", status=302, headers={"Location": f"/r{i + 1}"})
+    site["/r3"] = "<title>end</title>"
+    server = serve(stamps.wrap(site))
+    stats, records = run_crawl(tmp_path, [server.url + "/"], workers=2, concurrency=4, delay=0.2)
+
+    assert len(records) == 4 and stats["redirects"] == 3
+    gaps = stamps.gaps()
+    assert len(gaps) == 1 + 3 + 3 and min(gaps) >= 0.2 - TOLERANCE, gaps
+
+
 @pytest.mark.parametrize("per_host", [1, 2])
 def test_concurrency_per_host(serve, tmp_path, per_host):
     stamps = Stamps(hold=0.05)

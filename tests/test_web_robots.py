@@ -139,17 +139,39 @@ def test_robots_txt_behind_a_redirect_is_obeyed(serve, tmp_path):
     assert server.count("/private/1") == 0 and stats["robots_refused"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="needs fetcher.py/engine.py: redirects are followed inside the "
-                                       "downloader, which has no robots.txt rules to check each hop against")
 def test_a_redirect_into_a_disallowed_url_is_not_followed(serve, tmp_path):
     site = small_site(1, robots("User-agent: *\nDisallow: /private\n"))
-    site["/"] += '<a href="/go">go</a>'
+    site["/"] += '<a href="/go">go</a><a href="/go2">go2</a>'
     site["/go"] = Page("", status=302, headers={"Location": "/private/1"})
+    site["/go2"] = Page("", status=301, headers={"Location": "/hop"})
+    site["/hop"] = Page("", status=307, headers={"Location": "/private/9"})
     server = serve(site)
     stats, records = run_crawl(tmp_path, [server.url + "/"])
 
-    assert server.count("/private/1") == 0
-    assert by_path(records)["/go"]["error"] is not None
+    assert server.count("/private/1") == 0 and server.count("/private/9") == 0
+    recs = by_path(records)
+    assert sorted(recs) == ["/", "/go", "/go2", "/p1"]
+    assert "robots.txt" in recs["/go"]["error"] and "/private/1" in recs["/go"]["error"]
+    assert recs["/go"]["final_url"] == server.url + "/go" and recs["/go"]["title"] is None
+    assert recs["/go2"]["final_url"] == server.url + "/hop"  # the last URL that answered
+    assert stats["robots_refused"] == 2 + 2 and stats["errors"] == {"robots": 2}
+    assert server.count("/go") == 1 and server.count("/hop") == 1
+
+
+def test_a_redirect_to_another_host_asks_that_hosts_robots_first(serve, tmp_path):
+    b_site = small_site(1, robots("User-agent: *\nDisallow: /private\n"))
+    b_site["/private/1"] = "<title>b private</title>"
+    b = serve(b_site)
+    a_site = {"/robots.txt": ROBOTS, "/": '<a href="/out">out</a><a href="/out2">out2</a>',
+              "/out": Page("", status=302, headers={"Location": f"{b.url}/private/1"}),
+              "/out2": Page("", status=302, headers={"Location": f"{b.url}/p1"})}
+    a = serve(a_site)
+    stats, records = run_crawl(tmp_path, [a.url + "/"], allowed_domains=("127.0.0.1",))
+
+    recs = by_path(records)
+    assert "robots.txt" in recs["/out"]["error"] and b.count("/private/1") == 0
+    assert recs["/out2"]["final_url"] == b.url + "/p1" and recs["/out2"]["title"] == "p1"
+    assert b.requests[0] == ("GET", "/robots.txt") and b.count("/robots.txt") == 1
 
 
 def test_crawl_delay_is_a_minimum_gap_between_requests(serve, tmp_path):
