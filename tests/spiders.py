@@ -100,3 +100,17 @@ class RedirectMeta(Spider):
     def parse_item(self, response):
         yield {"url": response.url, "request_url": response.request_url, "label": response.meta["label"],
                "redirect_urls": response.meta.get("redirect_urls"), "depth": response.depth}
+
+
+class PostsThroughRedirects(Spider):
+    """POSTs ``body=b"x=1"`` to /p303 and /p307 of the seed's site; records where each landed."""
+
+    name = "posts-through-redirects"
+
+    def parse(self, response):
+        for path in ("/p303", "/p307"):
+            yield Request(response.urljoin(path), method="POST", body=b"x=1", callback=self.landed,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    def landed(self, response):
+        yield {"request_url": response.request_url, "url": response.url, "echo": response.text}

@@ -52,6 +52,22 @@ def test_every_redirect_status_relative_or_absolute_is_followed(serve, tmp_path)
     assert stats["pages"] == len(cases) + 1
 
 
+def test_a_post_becomes_a_get_after_303_and_stays_a_post_after_307(serve, tmp_path):
+    def echo(info):
+        return Page(f"{info.method} {info.body.decode()}", content_type="text/plain")
+
+    site = {"/robots.txt": ROBOTS, "/": "<p>home</p>", "/p303": redirect("/t303", 303),
+            "/p307": redirect("/t307", 307), "/t303": echo, "/t307": echo}
+    server = serve(site)
+    stats, records = run_crawl(tmp_path, [server.url + "/"], spider="tests.spiders:PostsThroughRedirects")
+
+    landed = {r["request_url"]: r for r in records}
+    assert landed[server.url + "/p303"]["echo"] == "GET "
+    assert landed[server.url + "/p307"]["echo"] == "POST x=1"
+    assert server.requests.count(("POST", "/p303")) == 1 and server.requests.count(("GET", "/t303")) == 1
+    assert server.requests.count(("POST", "/t307")) == 1
+
+
 def chain(site, prefix, hops, final="<title>end</title>"):
     """``/{prefix}0`` redirects ``hops`` times to ``/{prefix}{hops}``."""
     for i in range(hops):
