@@ -35,6 +35,8 @@ logger = logging.getLogger("scrapepool.fetcher")
 
 #: Seconds without a job before the fetcher tells the coordinator it is idle.
 IDLE_AFTER = 0.3
+#: Links remembered as sent (see ``Fetcher.child``); then the memory starts over.
+SENT_CAP = 20000
 
 
 class Fetcher:
@@ -63,6 +65,9 @@ class Fetcher:
         #: instead of 9 ms per page with -c 16): each parse's tree thrashes the others' cache,
         #: and the GIL hands off between them constantly. Downloads stay concurrent.
         self.cpu_lock = threading.Lock()
+        #: fp -> (depth, req_id) of the links this process has sent the coordinator, so that a
+        #: link every page repeats crosses the process boundary once, not once per page.
+        self.sent = {}
 
     def send_event(self, msg):
         with self.events_lock:
@@ -234,7 +239,7 @@ class Fetcher:
                     records.append(item)
                 elif isinstance(item, Request):
                     try:
-                        child = self.child(item, seen)
+                        child = self.child(item, seen, job)
                     except Exception as exc:
                         spider_errors.append(_describe(exc))
                         continue
@@ -245,8 +250,15 @@ class Fetcher:
         except Exception as exc:
             spider_errors.append(_describe(exc))
 
-    def child(self, req, seen):
-        """A child tuple for a yielded Request, or None when it is filtered out here."""
+    def child(self, req, seen, job):
+        """A child tuple for a yielded Request, or None when it is filtered out here.
+
+        A link this process sent before at the same depth or a shallower one is not sent
+        again: the coordinator would drop it as seen (or refuse it again for --max-depth
+        or --max-pages, which only grow stricter). One sent by this same request is sent
+        again, since a request runs twice only when its first outcome may have been lost.
+        Runs under ``cpu_lock``, so ``sent`` needs no lock of its own.
+        """
         url = req.url
         if "#" in url:
             url = url.split("#", 1)[0]  # never sent; keeps response.url and records clean
@@ -258,6 +270,13 @@ class Fetcher:
             if fp in seen:
                 return None
             seen.add(fp)
+            depth = job.depth + 1
+            before = self.sent.get(fp)
+            if before is not None and before[0] <= depth and before[1] != job.req_id:
+                return None
+            if len(self.sent) >= SENT_CAP:
+                self.sent.clear()
+            self.sent[fp] = (depth, job.req_id)
         callback = _callback_name(self.spider, req.callback)
         errback = _callback_name(self.spider, req.errback, "errback") if req.errback else None
         if req.meta:

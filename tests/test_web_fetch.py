@@ -358,3 +358,18 @@ def test_default_max_bytes_is_10mb(raw_serve, tmp_path):
     assert "max-bytes" in recs["/big"]["error"] and str(10 * MB) in recs["/big"]["error"]
     assert recs["/nine"]["error"] is None and recs["/nine"]["status"] == 200
     assert stats["finish_reason"] == "finished"
+
+
+def test_a_proxy_from_the_environment_is_used(raw_serve, monkeypatch):
+    # An HTTP proxy gets the absolute URL on its request line; the host need not exist.
+    proxy = raw_serve({"http://site.invalid/page": respond("<title>via proxy</title>")})
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    d = Downloader(Settings(timeout=5.0), DomainFilter())
+    try:
+        result = d.fetch("http://site.invalid/page")
+    finally:
+        d.close()
+    assert (result.status, result.error) == (200, None) and b"via proxy" in result.body
+    assert proxy.count("http://site.invalid/page") == 1
