@@ -36,7 +36,7 @@ logger = logging.getLogger("scrapepool.fetcher")
 #: Seconds without a job before the fetcher tells the coordinator it is idle.
 IDLE_AFTER = 0.3
 #: Links remembered as sent (see ``Fetcher.child``); then the memory starts over.
-SENT_CAP = 20000
+SENT_CAP = 5000
 
 
 class Fetcher:

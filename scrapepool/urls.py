@@ -13,10 +13,15 @@ from w3lib.url import canonicalize_url, safe_url_string
 __all__ = ["canonical", "fingerprint", "DomainFilter", "host_key", "check_seed_url"]
 
 _HTTP = ("http", "https")
+#: Entries of each URL cache. A site's repeated links (navigation, neighbours) fit in
+#: a few hundred; larger caches were no faster on S1 and, churned by links that never
+#: repeat, kept the fetchers' memory growing for the whole of a 50,000-page crawl
+#: (58 -> 81 MB each with 16,384 entries; flat at 54 MB with 2,048).
+CACHE_SIZE = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=CACHE_SIZE)
 def canonical(url):
     """The canonical form used for dedupe, or None for a URL that is not http(s).
 
@@ -41,7 +46,7 @@ def canonical(url):
     return canon
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=CACHE_SIZE)
 def _join_dir(base_dir, href):
     return urljoin(base_dir, href)
 
