@@ -8,9 +8,12 @@ spellings of ~9 internal targets, fragments, reordered queries, external
 hosts, mailto:, tel:, javascript:), serves it on 127.0.0.1 with a threaded
 server, crawls it with ``scrapepool crawl`` (the built-in spider: BS4 + lxml)
 and, if Scrapy is installed, with an equivalent Scrapy spider that parses each
-page with BeautifulSoup(lxml) too. Prints pages/s, CPU seconds, the peak RSS of
-each crawler's whole process tree, and whether the output has every page
-exactly once. (The project's published figures come from the nginx harness in
+page with BeautifulSoup(lxml) too. Prints pages/s, CPU seconds, the peak RSS,
+PSS and USS of each crawler's whole process tree (RSS counts the pages that
+processes share once per process; PSS splits them, USS leaves them out), and
+whether the output has every page exactly once. Then, for scrapepool, the CPU
+each process kind used per page (coordinator, writer, fetchers), which is
+where to look first when the figure disappoints. (The project's published figures come from the nginx harness in
 ../shared/bench, see README.md; this script is for reproducing the claim
 anywhere, without nginx.)
 """
@@ -48,7 +51,7 @@ def build_site(folder, n, seed=7):
         for t in targets:
             name = f"{t:05d}.html"
             links += [f"/p/{name}", f"{name}" if i else f"p/{name}", f"/p/{name}#c", f"/p/./{name}"]
-        links = [lk if not lk.endswith("00000.html") else "/" for lk in links]
+        links = [lk if "00000.html" not in lk else "/" for lk in links]  # page 0 is /
         links += ["#top", "", "mailto:a@example.com", "tel:+100", "javascript:void(0)",
                   "https://example.com/x", "http://example.org/y", "https://cdn.example.com/z"]
         text = " ".join(rnd.choice(WORDS) for _ in range(3000))
@@ -62,23 +65,35 @@ def build_site(folder, n, seed=7):
 
 
 def run(cmd, out, cwd):
-    """Run cmd; returns (wall s, cpu s, peak tree RSS MB, exit status)."""
+    """Run cmd; returns (wall s, cpu s, peak tree memory {rss, pss, uss} in MB, exit status,
+    {pid: (start time, command line, last CPU s)} of every process seen in the tree)."""
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
+    peak = {"rss": 0, "pss": 0, "uss": 0}
+    procs = {}
     stop = threading.Event()
 
     def sample():
-        nonlocal peak
         root = psutil.Process(proc.pid)
         while not stop.is_set():
+            total = dict.fromkeys(peak, 0)
             try:
-                rss = sum(p.memory_info().rss for p in [root] + root.children(recursive=True))
-                peak = max(peak, rss)
+                for p in [root] + root.children(recursive=True):
+                    try:
+                        with p.oneshot():
+                            mem = p.memory_full_info()
+                            cpu = p.cpu_times()
+                            procs[p.pid] = (p.create_time(), " ".join(p.cmdline()), cpu.user + cpu.system)
+                    except psutil.Error:
+                        continue
+                    for key in total:
+                        total[key] += getattr(mem, key, 0)
             except psutil.Error:
                 pass
-            stop.wait(0.2)
+            for key in peak:
+                peak[key] = max(peak[key], total[key])
+            stop.wait(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -92,7 +107,21 @@ def run(cmd, out, cwd):
     wall = time.monotonic() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    return wall, cpu, peak / 1e6, rc
+    return wall, cpu, {k: v / 1e6 for k, v in peak.items()}, rc, procs
+
+
+def process_kinds(procs, root_pid):
+    """CPU seconds by process kind of a scrapepool crawl (as last sampled: a lower bound).
+
+    The engine starts the writer before the fetchers, so among the children that are
+    not multiprocessing's resource tracker, the first started is the writer.
+    """
+    kids = sorted((start, pid) for pid, (start, cmdline, _) in procs.items()
+                  if pid != root_pid and "resource_tracker" not in cmdline)
+    kinds = {"coordinator": procs[root_pid][2] if root_pid in procs else 0.0, "writer": 0.0, "fetchers": 0.0}
+    for i, (_, pid) in enumerate(kids):
+        kinds["writer" if i == 0 else "fetchers"] += procs[pid][2]
+    return kinds
 
 
 def verify(out, expected):
@@ -116,7 +145,7 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="scrapepool-compare-")
     try:
         paths = build_site(os.path.join(work, "site"), args.pages)
-        rows = []
+        rows, kinds = [], []
         with SiteServer(os.path.join(work, "site")) as server:
             expected = {canonicalize_url(server.url + p) for p in paths}
             seeds = os.path.join(work, "seeds.txt")
@@ -134,15 +163,24 @@ def main(argv=None):
             for name, make in crawlers:
                 for rep in range(args.reps):
                     out = os.path.join(work, f"{name}-{rep}.jsonl")
-                    wall, cpu, rss, rc = run(make(out), out, cwd=os.path.dirname(HERE))
+                    cmd = make(out)
+                    wall, cpu, mem, rc, procs = run(cmd, out, cwd=os.path.dirname(HERE))
                     ok, pages = verify(out, expected)
-                    rows.append((name, rep + 1, pages, pages / wall if wall else 0, wall, cpu, rss,
+                    rows.append((name, rep + 1, pages, pages / wall if wall else 0, wall, cpu, mem,
                                  ok and rc == 0))
+                    if name == "scrapepool":
+                        root = min(procs, key=lambda pid: procs[pid][0]) if procs else None
+                        kinds.append((rep + 1, pages, process_kinds(procs, root)))
         print(f"\n{'crawler':<12} {'rep':>3} {'pages':>6} {'pages/s':>8} {'wall s':>7} {'CPU s':>7} "
-              f"{'peak RSS MB':>11}  verified")
-        for name, rep, pages, rate, wall, cpu, rss, ok in rows:
-            print(f"{name:<12} {rep:>3} {pages:>6} {rate:>8.1f} {wall:>7.1f} {cpu:>7.1f} {rss:>11.0f}  "
-                  f"{'yes' if ok else 'NO'}")
+              f"{'peak MB: RSS':>12} {'PSS':>5} {'USS':>5}  verified")
+        for name, rep, pages, rate, wall, cpu, mem, ok in rows:
+            print(f"{name:<12} {rep:>3} {pages:>6} {rate:>8.1f} {wall:>7.1f} {cpu:>7.1f} {mem['rss']:>12.0f} "
+                  f"{mem['pss']:>5.0f} {mem['uss']:>5.0f}  {'yes' if ok else 'NO'}")
+        print("\nscrapepool, CPU ms per page by process kind (as last sampled, every 0.25 s: lower bounds):")
+        for rep, pages, k in kinds:
+            per = {key: 1000 * v / max(pages, 1) for key, v in k.items()}
+            print(f"  rep {rep}: coordinator {per['coordinator']:.2f}, writer {per['writer']:.2f}, "
+                  f"fetchers {per['fetchers']:.2f} (all fetchers together)")
         return 0 if all(r[-1] for r in rows) else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

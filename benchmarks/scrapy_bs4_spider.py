@@ -22,6 +22,16 @@ class Bs4Spider(scrapy.Spider):
             self.start_urls = [line.strip() for line in f if line.strip()]
         self.allowed = {urlsplit(u).netloc for u in self.start_urls}
 
+    # Seeds go through the dupefilter (Scrapy's default start requests skip it), so that a
+    # later link back to "/" is not crawled a second time: scrapepool dedupes seeds too.
+    async def start(self):  # Scrapy >= 2.13
+        for url in self.start_urls:
+            yield scrapy.Request(url, callback=self.parse)
+
+    def start_requests(self):  # older Scrapy
+        for url in self.start_urls:
+            yield scrapy.Request(url, callback=self.parse)
+
     def parse(self, response):
         soup = BeautifulSoup(response.body, "lxml")
         links = set()
