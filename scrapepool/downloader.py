@@ -296,7 +296,7 @@ class Downloader:
                 raise _Fail("connection", f"connection error: {_short(exc)}", True, status, chain, current)
             except urllib3.exceptions.TimeoutError:
                 raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
-            except (urllib3.exceptions.LocationValueError, ValueError, UnicodeError) as exc:
+            except (ValueError, UnicodeError) as exc:  # urllib3's LocationValueError included
                 raise _Fail("invalid_url", f"invalid URL: {exc}", False, None, chain, current)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if time.monotonic() >= deadline:  # the watchdog cut the headers off
@@ -334,9 +334,10 @@ class Downloader:
         """One exchange on the session's connection pool; returns (request, urllib3 response).
 
         This is what requests' ``HTTPAdapter.send`` does, without the layers a crawler
-        pays for on every page and never uses (hooks, settings merged per request,
-        auth, a second copy of the headers): 0.3 ms of CPU per page instead of 0.7 ms,
-        at ~5 pages/ms of parse budget. Same pools, TLS checks, proxies and cookie rules.
+        pays for on every page and never uses (hooks, settings merged per request, auth,
+        a second copy of the headers): measured against nginx, a whole download costs
+        0.56 ms of CPU instead of 0.72 ms through ``Session.request``. Same pools, TLS
+        checks, proxies and cookie rules.
         """
         wire = _Wire(request_url(url), CaseInsensitiveDict(self.session.headers))
         if headers:

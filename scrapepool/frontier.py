@@ -162,17 +162,16 @@ class Frontier:
         if attempt:
             self.attempts.append((attempt, job.req_id))
         hop = (job.origin, job.hops) if job.hops else None
-        heapq.heappush(self.heap, (-1 << 30, job.req_id, (
-            job.url, job.method, job.headers, job.body, job.callback, job.meta, job.depth, attempt,
-            job.errback, hop)))
+        self._push_ahead(job, job.url, job.method, job.body, attempt, hop)
 
     def redirect(self, job, url, method, body):
         """The next hop of a redirect: the same request (its req_id, no new admission, no page
         counted), ahead of newer requests, through robots.txt and the host's delay like any."""
-        hop = (job.origin or job.url, job.hops + (url,))
+        self._push_ahead(job, url, method, body, job.attempt, (job.origin or job.url, job.hops + (url,)))
+
+    def _push_ahead(self, job, url, method, body, attempt, hop):
         heapq.heappush(self.heap, (-1 << 30, job.req_id, (
-            url, method, job.headers, body, job.callback, job.meta, job.depth, job.attempt,
-            job.errback, hop)))
+            url, method, job.headers, body, job.callback, job.meta, job.depth, attempt, job.errback, hop)))
 
     def record_outcome(self, req_id):
         self.outcomes.append(req_id)
