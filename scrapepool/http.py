@@ -172,9 +172,9 @@ class Response:
     def soup(self):
         """BeautifulSoup of the page (lxml parser), built once on first use."""
         if self._soup is None:
-            from bs4 import BeautifulSoup
+            from .soup import make_soup
 
-            self._soup = BeautifulSoup(self.text, "lxml")
+            self._soup = make_soup(self.text)
         return self._soup
 
     def select(self, css):
