@@ -65,6 +65,8 @@ def _add_crawl_options(p):
                    help="cached responses older than this are fetched again (default: never)")
     p.add_argument("--pipeline", action="append", default=None, metavar="MOD:CLASS",
                    help="record pipeline, after the spider's own (repeatable)")
+    p.add_argument("--no-pin-cpus", dest="pin_cpus", action="store_const", const=False, default=None,
+                   help="let the OS move fetcher processes between CPUs (default: one CPU each)")
     p.add_argument("--start-method", choices=("spawn", "fork", "forkserver"),
                    help="how child processes start (default: spawn)")
     p.add_argument("--stats", dest="stats_path", metavar="PATH", help="write the final stats here as JSON")
@@ -139,7 +141,7 @@ def _options(args):
     opts = {k: getattr(args, k, None) for k in (
         "output", "workers", "concurrency", "max_depth", "max_pages", "delay", "concurrency_per_host",
         "timeout", "retries", "max_redirects", "max_bytes", "user_agent", "robots", "sitemap", "cookies", "job_dir", "restart",
-        "start_method", "stats_path", "http_cache", "http_cache_expire")}
+        "start_method", "pin_cpus", "stats_path", "http_cache", "http_cache_expire")}
     if getattr(args, "allow_domain", None):
         opts["allowed_domains"] = tuple(args.allow_domain)
     if getattr(args, "pipeline", None):

@@ -318,12 +318,27 @@ class Engine:
         self.waiter.add(self.control, self._read_writer)
         self.waiter.add(self.writer.sentinel, self._writer_exited)
 
+    def _cpu_for(self, index):
+        """The CPU fetcher ``index`` keeps to, or None (see ``Settings.pin_cpus``).
+
+        The fetchers go round the CPUs this process may use, starting at one picked by
+        pid, so that two crawls of one fetcher each do not both land on the first CPU.
+        A fetcher that is restarted keeps its index, and so its CPU.
+        """
+        if not self.settings.pin_cpus or not hasattr(os, "sched_getaffinity"):
+            return None
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            return None
+        return cpus[(os.getpid() + index) % len(cpus)]
+
     def _start_fetcher(self, index):
         events_r, events_w = self.ctx.Pipe(duplex=False)
         records_r, records_w = self.ctx.Pipe(duplex=False)
         current = self.ctx.RawValue("q", 0)
         proc = self._spawn(run_fetcher, (self.job_queue, events_w, records_w, self.spider_ref,
-                                         self.settings, self.allowed, current), f"scrapepool-fetcher-{index}")
+                                         self.settings, self.allowed, current, self._cpu_for(index)),
+                           f"scrapepool-fetcher-{index}")
         events_w.close()
         records_w.close()
         # Hand the read end of the records pipe to the writer (SCM_RIGHTS over the control socket).

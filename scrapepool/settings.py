@@ -69,6 +69,9 @@ class Settings:
     #: Keep the cookies responses set, per jar (``meta["cookiejar"]``), for the whole crawl.
     cookies: bool = True
     poison_limit: int = POISON_LIMIT
+    #: Keep each fetcher process on one CPU (Linux). Its threads then hand the GIL over on
+    #: one core instead of dragging the parse's working set between cores.
+    pin_cpus: bool = True
     #: "spawn" (default: safe with threads in the parent), "fork" or "forkserver".
     start_method: str = "spawn"
     job_dir: "str | None" = None

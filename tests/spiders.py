@@ -114,3 +114,13 @@ class PostsThroughRedirects(Spider):
 
     def landed(self, response):
         yield {"request_url": response.request_url, "url": response.url, "echo": response.text}
+
+
+class ReportsCpus(SiteSpider):
+    """The site spider, with the CPUs its fetcher process may run on in every record."""
+
+    def parse(self, response):
+        for item in super().parse(response):
+            if isinstance(item, dict):
+                item["cpus"] = sorted(os.sched_getaffinity(0))
+            yield item

@@ -2,6 +2,7 @@
 
 import collections
 import logging
+import os
 from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
@@ -12,7 +13,7 @@ from scrapepool import OutputError, SpiderLoadError, UsageError
 from scrapepool.testserver import Page
 
 from conftest import ROBOTS, SITE_FIELDS, STATS_KEYS, page_path
-from tests.spiders import RaisesOnBad, TwoCallbacks, YieldsJunk
+from tests.spiders import RaisesOnBad, ReportsCpus, TwoCallbacks, YieldsJunk
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -372,3 +373,24 @@ def test_a_redirected_request_keeps_its_callback_and_meta(site_server, tmp_path,
                          "redirect_urls": [server.url + "/a", server.url + "/a2"], "depth": 1}
     assert recs["B"]["redirect_urls"] is None and recs["B"]["request_url"] == server.url + "/b"
     assert stats["pages"] == 3 and stats["redirects"] == 2 and stats["records"] == 2
+
+
+# -- each fetcher on a CPU of its own ----------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and two CPUs")
+@pytest.mark.parametrize("pin", [True, False])
+def test_fetchers_keep_to_one_cpu_each_unless_told_not_to(site_server, linked_site, tmp_path, read_jsonl, pin):
+    n = 30
+    server = site_server(linked_site(n))
+    out = tmp_path / "out.jsonl"
+    crawl(server, out, workers=2, spider=ReportsCpus, pin_cpus=pin)
+    records = read_jsonl(out)
+    assert sorted(paths(records)) == sorted(page_path(i) for i in range(n))
+    allowed = sorted(os.sched_getaffinity(0))
+    seen = {tuple(r["cpus"]) for r in records}
+    if pin:
+        assert all(len(cpus) == 1 and cpus[0] in allowed for cpus in seen)
+        assert len(seen) <= 2
+    else:
+        assert seen == {tuple(allowed)}
