@@ -14,7 +14,6 @@ most of a fetcher's CPU.
 
 from bs4 import BeautifulSoup
 from bs4.builder._lxml import LXMLTreeBuilder
-from bs4.element import XMLAttributeDict
 
 __all__ = ["make_soup", "LeanHTMLBuilder"]
 
@@ -26,6 +25,8 @@ class LeanHTMLBuilder(LXMLTreeBuilder):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        #: The attribute dict the stock builder hands over (bs4 >= 4.13: XMLAttributeDict).
+        self._attr_dict = getattr(self, "attribute_dict_class", dict)
         #: Every attribute name that is multi-valued on some tag ("class", "rel", ...).
         self._list_names = frozenset().union(*self.cdata_list_attributes.values()) \
             if self.cdata_list_attributes else frozenset()
@@ -43,7 +44,7 @@ class LeanHTMLBuilder(LXMLTreeBuilder):
                 return super().start(tag, attrib, nsmap)
         # lxml hands over str keys and values only: the stock builder's per-item
         # XMLAttributeDict.__setitem__ would leave them as they are.
-        self.soup.handle_starttag(tag, None, None, XMLAttributeDict(attrib),
+        self.soup.handle_starttag(tag, None, None, self._attr_dict(attrib),
                                   namespaces=self.active_namespace_prefixes[-1])
 
     def end(self, tag):

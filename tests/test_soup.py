@@ -67,7 +67,7 @@ def test_multi_valued_attributes_are_lists_as_usual():
     assert soup.div["id"] == "x y"  # not a multi-valued attribute
     assert soup.a["rel"] == ["nofollow", "noopener"]
     assert soup.td["headers"] == ["h1", "h2"]
-    assert soup.find("p", class_="") is not None
+    assert soup.p["class"] == []  # class="" is an empty list, not [""]
 
 
 def test_namespaced_markup_takes_the_stock_path():
