@@ -1,37 +1,11 @@
-"""Crawl the bundled demo site (``scrapepool serve-demo``): every quote, then each quote's author.
+"""The quotes example: crawl the bundled demo site (``scrapepool serve-demo``), every quote, then
+each quote's author.
 
-Only pagination and author links are followed, not tags: tag pages repeat quotes already seen.
+The spider itself is ``scrapepool/demo/spider.py``: ``scrapepool demo`` runs it, and a regular
+(non-editable) install has no examples folder to read it from. Read it there; it is imported
+here so that ``-s examples/quotes.py:QuotesSpider`` and ``examples/test_quotes.py`` keep working.
 """
 
-from scrapepool import Spider
+from scrapepool.demo.spider import QuotesSpider
 
-
-class QuotesSpider(Spider):
-    name = "quotes"
-    start_urls = []  # the demo passes the server URL as the seed
-
-    def parse(self, response):
-        for quote in response.select("div.quote"):
-            yield {
-                "kind": "quote",
-                "text": quote.select_one("span.text").get_text(strip=True).strip("“”"),
-                "author": quote.select_one("small.author").get_text(strip=True),
-                "tags": [tag.get_text(strip=True) for tag in quote.select("div.tags a.tag")],
-            }
-            about = quote.select_one("small.author ~ a")
-            yield response.follow(about["href"], callback=self.parse_author)
-
-        for link in response.select("li.next a"):
-            yield response.follow(link["href"])
-
-    def parse_author(self, response):
-        def text(css):
-            return response.soup.select_one(css).get_text(strip=True)
-
-        yield {
-            "kind": "author",
-            "name": text("h3.author-title"),
-            "born_date": text("span.author-born-date"),
-            "born_location": text("span.author-born-location"),
-            "description": text("div.author-description"),
-        }
+__all__ = ["QuotesSpider"]

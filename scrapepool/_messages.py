@@ -13,7 +13,9 @@ synchronously, so what was sent before a crash is not lost, unlike ``Queue.put``
                                       info["redirect"] = (url, method): not an outcome but
                                       a redirect, whose next hop the coordinator schedules
     (IDLE,)                           the shared queue was empty for a while
-    (GOODBYE,)                        after the sentinel; nothing more follows
+    (RETIRE, rss_mb)                  past max_memory_mb: takes no new job, finishes its own,
+                                      then GOODBYE; the coordinator starts a replacement now
+    (GOODBYE,)                        after the sentinel (or RETIRE); nothing more follows
     (FATAL, text)                     the spider cannot even be loaded here: the crawl stops
 
 fetcher -> writer, one records Pipe per fetcher:
@@ -30,7 +32,7 @@ coordinator <-> writer, one duplex control Pipe:
 
 from typing import NamedTuple
 
-CLAIMED, OUTCOME, IDLE, GOODBYE, FATAL = "C", "O", "I", "G", "F"
+CLAIMED, OUTCOME, IDLE, GOODBYE, FATAL, RETIRE = "C", "O", "I", "G", "F", "R"
 W_RECORDS, W_PIPE, W_STOP, W_COMMITTED, W_FAILED = "r", "p", "s", "c", "f"
 
 #: Job kinds.
@@ -59,6 +61,8 @@ class Job(NamedTuple):
     origin: "str | None" = None
     #: For a redirect hop: the URLs redirected to so far, this job's ``url`` last.
     hops: tuple = ()
+    #: The request bypasses the dupefilter (Request(dont_filter=True)): its redirects too.
+    dont_filter: bool = False
 
 
 #: A child request, as a fetcher reports it: already canonicalised and deduped within its page.

@@ -4,7 +4,7 @@ from bs4 import Tag
 
 from .http import Request
 from .sitemap import SitemapSpider
-from .urls import canonical
+from .urls import InvalidURL, resolve
 
 __all__ = ["SiteSpider", "page_links"]
 
@@ -16,9 +16,11 @@ def page_links(response):
 
     Links inside comments and scripts are not elements, so lxml never shows them.
     A plain walk over the tree costs a quarter of ``find_all(..., href=True)``.
+    A malformed link is skipped and counted (``response.note_invalid_link``): one bad
+    href must not cost the page its record and its other links.
     """
     seen = {}
-    join = response.urljoin
+    base = response.base_url
     hrefs = set()
     for tag in response.soup.descendants:
         if tag.__class__ is not Tag or tag.name not in _LINK_TAGS:
@@ -32,8 +34,11 @@ def page_links(response):
             continue
         if href[:11].lower().startswith(("mailto:", "tel:", "javascript:", "data:", "ftp:")):
             continue
-        url = join(href)
-        canon = canonical(url)
+        try:
+            url, canon = resolve(base, href)
+        except InvalidURL as exc:
+            response.note_invalid_link(href, exc)
+            continue
         if canon is not None and canon not in seen:
             seen[canon] = url
     return seen
@@ -76,6 +81,11 @@ class SiteSpider(SitemapSpider):
         yield record
         for url in links.values():
             yield Request(url)
+
+    def redirect_seen_record(self, redirect):
+        """One record per requested URL: this one names the page it redirects to."""
+        return {"url": redirect["url"], "final_url": redirect["final_url"], "status": redirect["status"],
+                "error": None, "depth": redirect["depth"], "title": None, "links": 0}
 
     def error_record(self, failure):
         return {

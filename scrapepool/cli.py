@@ -3,6 +3,14 @@
 Exit status: 0 when the crawl completed, 2 for a usage error, 1 for another
 fatal error, 130 / 143 after SIGINT / SIGTERM (the job can be resumed).
 Every error is one line on stderr, never a traceback.
+
+Signals, from the first instant: while the command starts up (parsing, reading
+seeds, loading the spider, building settings) nothing needs finishing, so a
+SIGINT or SIGTERM stops it at once. While the engine runs, its own handlers
+decide; after it returns, a signal is only noted, so that it cannot cut the
+summary short with a traceback. The engine and everything it imports are
+imported when needed, not with this module, so that ``main`` installs its
+handlers within milliseconds of the start.
 """
 
 import argparse
@@ -12,11 +20,7 @@ import signal
 import sys
 
 from . import __version__
-from .api import build_settings
-from .engine import Engine
 from .exceptions import OutputError, ScrapepoolError, UsageError
-from .spider import load_spider
-from .urls import check_seed_url
 
 logger = logging.getLogger("scrapepool")
 
@@ -30,8 +34,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_crawl_options(p):
-    p.add_argument("-o", "--output", help="output file: .jsonl, .csv, .sqlite/.db, or - for stdout "
-                                         "(default: crawl.jsonl)")
+    p.add_argument("-o", "--output", help="output file, appended to: .jsonl, .json, .csv, .sqlite/.db, "
+                                         "or - for stdout (default: crawl.jsonl)")
+    p.add_argument("-O", "--overwrite-output", metavar="OUTPUT",
+                   help="output file, replaced if it is there (a resumed --job-dir continues its own)")
+    p.add_argument("--fields", metavar="A,B,C",
+                   help="write exactly these fields, in this order, in any format (default: each "
+                        "record's own; CSV: the first record's)")
     p.add_argument("-s", "--spider", help="spider to run: pkg.module:Class or path/to/file.py:Class "
                                          "(default: the built-in site spider)")
     p.add_argument("-a", dest="spider_args", action="append", default=[], metavar="NAME=VALUE",
@@ -48,6 +57,12 @@ def _add_crawl_options(p):
     p.add_argument("--retries", type=int, help="retries after the first try (default: 2)")
     p.add_argument("--max-redirects", type=int, help="redirect hops followed (default: 10)")
     p.add_argument("--max-bytes", type=int, help="largest body read (default: 10 MB)")
+    p.add_argument("--max-elements", type=int, metavar="N",
+                   help="a page of more elements is recorded with an error, not parsed "
+                        "(default: 250000; 0: no limit)")
+    p.add_argument("--max-memory", dest="max_memory_mb", type=int, metavar="MB",
+                   help="a fetcher past this memory (RSS) is replaced between requests "
+                        "(default: 1024; 0: never)")
     p.add_argument("--user-agent", help="User-Agent header, also matched against robots.txt")
     p.add_argument("--header", action="append", default=None, metavar="'NAME: VALUE'",
                    help="default request header (repeatable)")
@@ -82,8 +97,8 @@ def make_parser():
     crawl = sub.add_parser("crawl", help="crawl from a seeds file")
     crawl.add_argument("seeds", nargs="?", help="file with one URL per line (# comments allowed)")
     _add_crawl_options(crawl)
-    demo = sub.add_parser("demo", help="crawl the bundled demo site with examples/quotes.py")
-    demo.add_argument("-o", "--output", default="quotes.jsonl", help="default: quotes.jsonl")
+    demo = sub.add_parser("demo", help="crawl the bundled demo site with its quotes spider")
+    demo.add_argument("-o", "--output", default="quotes.jsonl", help="replaced if there (default: quotes.jsonl)")
     demo.add_argument("-w", "--workers", type=int)
     demo.add_argument("-q", "--quiet", action="store_true")
     demo.add_argument("-v", "--verbose", action="store_true")
@@ -97,6 +112,8 @@ def make_parser():
 
 def read_seeds(path):
     """URLs of a seeds file; bad lines are reported with their number and skipped."""
+    from .urls import check_seed_url
+
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
             lines = f.read().splitlines()
@@ -138,10 +155,15 @@ def setup_logging(verbose=False, quiet=False, log_file=None):
 
 
 def _options(args):
+    if getattr(args, "overwrite_output", None) and args.output:
+        raise UsageError("give -o (append to the output) or -O (overwrite it), not both")
     opts = {k: getattr(args, k, None) for k in (
-        "output", "workers", "concurrency", "max_depth", "max_pages", "delay", "concurrency_per_host",
-        "timeout", "retries", "max_redirects", "max_bytes", "user_agent", "robots", "sitemap", "cookies", "job_dir", "restart",
+        "output", "fields", "workers", "concurrency", "max_depth", "max_pages", "delay",
+        "concurrency_per_host", "timeout", "retries", "max_redirects", "max_bytes", "max_elements",
+        "max_memory_mb", "user_agent", "robots", "sitemap", "cookies", "job_dir", "restart",
         "start_method", "pin_cpus", "stats_path", "http_cache", "http_cache_expire")}
+    if getattr(args, "overwrite_output", None):
+        opts["output"], opts["overwrite_output"] = args.overwrite_output, True
     if getattr(args, "allow_domain", None):
         opts["allowed_domains"] = tuple(args.allow_domain)
     if getattr(args, "pipeline", None):
@@ -169,15 +191,18 @@ def _options(args):
 
 def run_crawl(spider_ref, seeds, opts, quiet=False):
     """Run one crawl with progress and summary; returns the exit status."""
+    from .api import build_settings, check_settings_output
+    from .engine import Engine
     from .progress import Progress
+    from .spider import load_spider
 
     spider_cls = load_spider(spider_ref)
     settings = build_settings(spider_cls, opts)
-    if settings.output == "-" and not quiet:
-        pass  # records go to stdout; progress and summary stay on stderr
+    check_settings_output(settings)
     progress = Progress(enabled=settings.progress)
     with Engine(spider_ref, seeds, settings, on_progress=progress.update) as engine:
         try:
+            _stop_raising()  # the engine's handlers from here; a signal after it is only noted
             stats = engine.run()
         finally:
             progress.close()
@@ -217,24 +242,56 @@ def _stop_resource_tracker():
         pass
 
 
-def _note_signal(signum, frame):
-    _late_signals.append(signum)
+class _StartUpSignal(BaseException):
+    """A SIGINT or SIGTERM while the command starts up: stop now, nothing has begun.
+
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on its
+    way (loading a spider wraps the errors of its import) can turn it into another error.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
 
 
+#: True while a signal raises _StartUpSignal; then signals are only noted in _late_signals.
+_raising = False
 _late_signals = []
 
 
+def _on_signal(signum, frame):
+    global _raising
+    if _raising:
+        _raising = False  # one exception is enough: a second signal is only noted
+        raise _StartUpSignal(signum)
+    _late_signals.append(signum)
+
+
+def _stop_raising():
+    global _raising
+    _raising = False
+
+
 def main(argv=None):
-    # While a crawl runs, the engine's own handlers are in force (first signal: finish
-    # the requests in flight; second: stop now). Outside it, a signal must not kill us
-    # half-way through the summary with a traceback: it is noted and we exit soon anyway.
+    # Start-up stops at the first signal (_StartUpSignal). While a crawl runs, the engine's
+    # own handlers are in force (first signal: finish the requests in flight; second: stop
+    # now). After it, a signal must not kill us half-way through the summary with a
+    # traceback: it is noted and we exit soon anyway.
+    global _raising
     if argv is None:
+        _raising = True
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, _note_signal)
+            signal.signal(sig, _on_signal)
     try:
-        return _main(argv)
-    finally:
-        _stop_resource_tracker()
+        try:
+            return _main(argv)
+        finally:
+            _raising = False
+            _stop_resource_tracker()
+    except _StartUpSignal as exc:
+        name = signal.Signals(exc.signum).name
+        sys.stderr.write(f"scrapepool: stopped by {name} while starting up, before any request\n")
+        return EXIT_SIGNAL[name]
 
 
 def _main(argv=None):

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -27,13 +27,15 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .cookies import jar_changes, jar_from_dicts
-from .urls import canonical, request_url
+from .urls import InvalidURL, canonical, location_url, request_url, same_origin, split_credentials
 
 __all__ = ["Downloader", "FetchResult", "REDIRECT_STATUSES", "redirect_method",
-           "redirect_target"]
+           "redirect_request", "redirect_target"]
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: Statuses whose responses never have a body, whatever their Content-Length says.
+NO_BODY_STATUSES = (204, 304)
 CHUNK = 64 * 1024
 DEFAULT_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -247,7 +249,10 @@ class Downloader:
         while True:
             wait = not_before - time.time()
             if wait > 0:
-                self.stop.wait(wait)
+                if attempt == 0:
+                    time.sleep(wait)  # the host's delay: kept even while the crawl stops
+                elif self.stop.wait(wait):  # a back-off, cut short by Ctrl-C
+                    return _interrupted(url, attempt)
             self._answered = None
             try:
                 result = self._try(url, method, headers, body, jar, follow)
@@ -262,9 +267,11 @@ class Downloader:
                 if result.status not in RETRY_STATUSES:
                     result.retries = attempt
                     return result
-            if attempt >= s.retries or self.stop.is_set():
+            if attempt >= s.retries:
                 result.retries = attempt
                 return result
+            if self.stop.is_set():
+                return _interrupted(url, attempt + 1)
             attempt += 1
             not_before = time.time() + self._backoff(attempt, result)
 
@@ -316,13 +323,13 @@ class Downloader:
                                                           self.domains, s.max_redirects)
                     if kind is not None:
                         raise _Fail(kind, error, False, status, chain, current)
+                    target, method, headers, body = redirect_request(status, method, headers, body,
+                                                                     current, target)
                     visited.add(canonical(target))
                     chain.append(target)
                     current = target
-                    if redirect_method(status, method) != method:
-                        method, body = "GET", None
                     continue
-                data = self._read_body(resp, deadline, status, chain, current)
+                data = self._read_body(resp, deadline, status, chain, current, method)
                 done = True
                 return FetchResult(current, status, resp.headers, data, chain=chain)
             finally:
@@ -362,10 +369,15 @@ class Downloader:
                             timeout=urllib3.Timeout(connect=remaining, read=remaining))
         return wire, resp
 
-    def _read_body(self, resp, deadline, status, chain, url):
+    def _read_body(self, resp, deadline, status, chain, url, method="GET"):
         s = self.settings
-        length = resp.headers.get("Content-Length")
-        expected = int(length) if length and length.isdigit() else None
+        if method == "HEAD" or status in NO_BODY_STATUSES:
+            # No body by the protocol (RFC 9110 9.3.2, 15.3.5, 15.4.5): the Content-Length is the
+            # one a GET would have. http.client reads nothing; neither size check applies.
+            expected = None
+        else:
+            length = resp.headers.get("Content-Length")
+            expected = int(length) if length and length.isdigit() else None
         if expected is not None and expected > s.max_bytes:
             raise _Fail("too_large", f"body of {expected} bytes is larger than max-bytes ({s.max_bytes})",
                         False, status, chain, url)
@@ -402,14 +414,29 @@ class Downloader:
         return b"".join(parts)
 
 
+def _interrupted(url, attempt):
+    """The result of a request whose retry the first Ctrl-C cancelled: not an outcome (the
+    coordinator leaves the request pending, so a resume tries it again)."""
+    result = FetchResult(url, error="interrupted before a retry", kind="interrupted")
+    result.retries = attempt - 1
+    return result
+
+
 def redirect_target(current, location, visited, hops, domains, max_redirects):
     """Where a redirect from ``current`` leads: ``(target, None, None)`` to follow it,
     or ``(target, kind, error)`` when it must not be followed.
 
     :param visited: canonical URLs of the chain so far (the first request's included).
     :param hops: redirects followed so far.
+
+    Never raises: a Location that is no URL (``http://[::1``, port 0) is the error
+    ``invalid_redirect``, not an exception that would take a fetcher thread down.
+    The Location is read as browsers read it (see :func:`scrapepool.urls.location_url`).
     """
-    target = urljoin(current, location.strip())
+    try:
+        target = location_url(current, location)
+    except InvalidURL as exc:
+        return location, "invalid_redirect", f"invalid redirect location: {exc}"
     canon = canonical(target)
     if canon is None:
         return target, "redirect", f"redirect to a non-http URL {target}"
@@ -422,9 +449,57 @@ def redirect_target(current, location, visited, hops, domains, max_redirects):
     return target, None, None
 
 
+#: Request headers that describe the body: they go with it when a redirect turns the request into a GET.
+BODY_HEADERS = frozenset(("content-type", "content-length", "content-encoding", "content-language",
+                          "content-location"))
+#: Request headers that carry credentials: never sent on to another origin.
+CREDENTIAL_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"))
+
+
+def redirect_request(status, method, headers, body, from_url, to_url):
+    """The request of a redirect's next hop: ``(url, method, headers, body)``.
+
+    What Scrapy's RedirectMiddleware and browsers do, for both paths that follow
+    redirects (a page's hops through the coordinator, robots.txt's inside
+    :meth:`Downloader._try`):
+
+    - a 303, or a 301/302 after a POST, becomes a GET (:func:`redirect_method`): its
+      body goes, and with it the headers that describe a body (:data:`BODY_HEADERS`);
+      a stray Content-Length would make the server wait for a body that never comes;
+    - to another origin (scheme, host or port), the request's own ``Authorization``,
+      ``Proxy-Authorization`` and ``Cookie`` headers are dropped: a token meant for one
+      site must not go to whatever site a redirect names (the crawl's cookie jar still
+      sends each site its own cookies);
+    - a ``user:password@`` in ``to_url`` becomes the Basic ``Authorization`` of the hop
+      and leaves its URL (as :class:`~scrapepool.http.Request` does).
+
+    ``headers`` is the request's own headers (a dict or None), left unchanged; the
+    session's defaults (``--header``, ``Spider.default_headers``) go with every request
+    anyway, as Scrapy's DefaultHeadersMiddleware adds them to every hop.
+    """
+    new_method = redirect_method(status, method)
+    drop = set()
+    if new_method != method:
+        body = None
+        drop |= BODY_HEADERS
+    url, auth = split_credentials(to_url)
+    if not same_origin(from_url, url):
+        drop |= CREDENTIAL_HEADERS
+    if headers and drop:
+        headers = {k: v for k, v in headers.items() if k.lower() not in drop}
+    if auth is not None:
+        headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+        headers["Authorization"] = auth
+    return url, new_method, headers or None, body
+
+
 def redirect_method(status, method):
-    """The method of the next hop: 303 (and 301/302 after a POST, as browsers do) turn into GET."""
-    if status == 303 or (status in (301, 302) and method == "POST"):
+    """The method of the next hop: 303 (and 301/302 after a POST, as browsers do) turn into GET.
+
+    A HEAD stays a HEAD (the fetch standard and Scrapy): it asks about the resource, and a
+    GET would download the body it meant to avoid.
+    """
+    if method != "HEAD" and (status == 303 or (status in (301, 302) and method == "POST")):
         return "GET"
     return method
 

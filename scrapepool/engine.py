@@ -36,6 +36,14 @@ unfinished requests go back to the frontier (a poison page is given up after
 Queue whose CLAIMED never left the dead process are found when every live
 fetcher has since reported the Queue empty (IDLE). The writer dying is fatal;
 the job DB and the output stay consistent for a resume.
+
+No hang: a fetcher answers every job it claims, whatever fails in it (an error
+outcome, kind ``internal``); and should a thread never come back, a claimed
+request without an outcome past the longest it can take (``_longest``) is
+lost: its fetcher is killed and handled as a death. A fetcher past
+``max_memory_mb`` sends RETIRE, takes no new job, finishes its own and says
+GOODBYE; its replacement starts at once. CloseSpider in a callback (OUTCOME
+info) stops dispatching; the requests in flight finish and are written.
 """
 
 import logging
@@ -50,14 +58,17 @@ from multiprocessing.connection import wait
 from multiprocessing.reduction import send_handle
 
 from . import _messages as m
-from .exceptions import (JobDirError, ScrapepoolError, UsageError, WriterDied, describe_exit)
 from .cookies import CookieJars, jar_key
+from .downloader import redirect_request
+from .exceptions import JobDirError, ScrapepoolError, UsageError, WriterDied, describe_exit
 from .exporters import check_output, cut_output
 from .fetcher import run_fetcher
 from .frontier import Frontier
 from .http import _callback_name
 from .jobdb import JobDB
 from .jobqueue import MAX_QUEUED_BYTES, JobQueue
+from .records import to_plain
+from .settings import RETRY_AFTER_MAX
 from .spider import load_spider, spider_ref
 from .stats import Stats
 from .urls import DomainFilter, canonical, check_seed_url, fingerprint, host_key
@@ -74,10 +85,14 @@ JOIN_TIMEOUT = 10.0
 LOST_GRACE = 0.5
 
 
+class _StartInterrupted(Exception):
+    """A signal arrived while the start requests were read or admitted."""
+
+
 class _Flight:
     """A request handed out and not done yet."""
 
-    __slots__ = ("job", "pid", "outcome", "committed", "dispatched", "size")
+    __slots__ = ("job", "pid", "outcome", "committed", "dispatched", "size", "deadline")
 
     def __init__(self, job, now):
         self.size = 0
@@ -86,15 +101,19 @@ class _Flight:
         self.outcome = False
         self.committed = False
         self.dispatched = now
+        #: Monotonic time by which a claimed request must have its outcome (see _check_stuck).
+        self.deadline = None
 
 
 class _Proc:
-    __slots__ = ("process", "events", "goodbye", "idle_at", "index", "current")
+    __slots__ = ("process", "events", "goodbye", "idle_at", "index", "current", "retiring")
 
     def __init__(self, process, events, index):
         self.process = process
         self.events = events
         self.goodbye = False
+        #: Past its memory budget: it finishes its requests and exits; a replacement runs.
+        self.retiring = False
         self.idle_at = 0.0
         self.index = index
 
@@ -163,6 +182,16 @@ class Engine:
         self._ckpt_at = 0.0
         self.waiter = _Waiter()
         self.jars = CookieJars()
+        #: The reason a spider gave with CloseSpider (None: not closing).
+        self.closing = None
+        #: Set on the first signal: fetchers start no retry and wait out no back-off.
+        self.stop_event = None
+        #: req_ids taken as lost while their fetcher lived (it is killed; they count a try).
+        self.stuck = set()
+        #: host -> robots.txt fetches lost with a fetcher.
+        self.robots_losses = {}
+        self._stuck_at = 0.0
+        self._old_handlers = {}
 
     # -- context management ----------------------------------------------------------------
     def __enter__(self):
@@ -183,10 +212,14 @@ class Engine:
         for url in self.seeds:
             out.append(Request(url))
         try:
-            for req in self.spider.start_requests() or ():
+            for i, req in enumerate(self.spider.start_requests() or ()):
+                if i % 1024 == 0:
+                    self._check_start_signal()
                 if isinstance(req, str):
                     req = Request(req)
                 out.append(req)
+        except _StartInterrupted:
+            raise
         except Exception as exc:
             raise UsageError(f"{type(self.spider).__name__}.start_requests failed: "
                              f"{type(exc).__name__}: {exc}") from None
@@ -236,8 +269,8 @@ class Engine:
         except Exception as exc:
             raise JobDirError(f"cannot use job dir {folder}: {exc}") from None
         old = self.db.get("identity")
+        self.identity = identity
         if old is None:
-            self.db.put("identity", identity)
             return False
         for key, what in (("spider", "spider"), ("seeds", "seeds"), ("output", "output")):
             if old.get(key) != identity[key]:
@@ -248,7 +281,30 @@ class Engine:
 
     # -- the run ---------------------------------------------------------------------------
     def run(self):
-        """Run the crawl to its end; returns the stats dict."""
+        """Run the crawl to its end; returns the stats dict.
+
+        Signals are the engine's from the first instant: a Ctrl-C while the start
+        requests are read or admitted (a million seeds take seconds) stops here,
+        before anything is made durable, so the same command starts afresh.
+        """
+        self._install_signals()
+        try:
+            return self._run()
+        except _StartInterrupted:
+            logger.warning("%s received during start-up: stopped before the crawl began",
+                           signal.Signals(self.stop_signal).name)
+            self.stats.finish("interrupted")
+            if getattr(self, "db", None) is not None:
+                self.db.close()
+            return self.stats.as_dict()
+        finally:
+            self._restore_signals()
+
+    def _check_start_signal(self):
+        if self.stop_signal is not None:
+            raise _StartInterrupted()
+
+    def _run(self):
         s = self.settings
         requests = self._start_requests()
         if not requests and not (s.job_dir and os.path.isdir(s.job_dir)):
@@ -270,22 +326,24 @@ class Engine:
             todo = self.frontier.resume()
             logger.warning("resuming the job in %s: %d requests to go", s.job_dir, todo)
         else:
-            for req in requests:
+            for i, req in enumerate(requests):
+                if i % 1024 == 0:
+                    self._check_start_signal()
                 self._admit_start(req)
-            self.frontier.flush()
+            self._check_start_signal()
+            # The identity is written with the seeds, in one transaction: a job interrupted
+            # before this point has nothing on disk, and starts afresh next time.
+            self.frontier.flush({"identity": self.identity})
         self.committed_offset = self.db.get("output_offset")
         self.jars = CookieJars(self.db.get("cookies") if resume else None)
         self.ctx = __import__("multiprocessing").get_context(s.start_method)
-        self._install_signals()
-        try:
-            self._start_writer()
-            self.job_queue = JobQueue(self.ctx)
-            for i in range(s.workers):
-                self._start_fetcher(i)
-            self._loop()
-            self._shutdown()
-        finally:
-            self._restore_signals()
+        self.stop_event = self.ctx.Event()
+        self._start_writer()
+        self.job_queue = JobQueue(self.ctx)
+        for i in range(s.workers):
+            self._start_fetcher(i)
+        self._loop()
+        self._shutdown()
         return self._finish()
 
     def _admit_start(self, req):
@@ -313,7 +371,8 @@ class Engine:
     def _start_writer(self):
         self.control, child = self.ctx.Pipe(duplex=True)
         self.writer = self._spawn(run_writer, (child, self.settings.output, os.path.dirname(self.db.path),
-                                               self.db.durable), "scrapepool-writer")
+                                               self.db.durable, self.settings.fields,
+                                               not self.settings.overwrite_output), "scrapepool-writer")
         child.close()
         self.waiter.add(self.control, self._read_writer)
         self.waiter.add(self.writer.sentinel, self._writer_exited)
@@ -337,7 +396,8 @@ class Engine:
         records_r, records_w = self.ctx.Pipe(duplex=False)
         current = self.ctx.RawValue("q", 0)
         proc = self._spawn(run_fetcher, (self.job_queue, events_w, records_w, self.spider_ref,
-                                         self.settings, self.allowed, current, self._cpu_for(index)),
+                                         self.settings, self.allowed, current, self._cpu_for(index),
+                                         self.stop_event),
                            f"scrapepool-fetcher-{index}")
         events_w.close()
         records_w.close()
@@ -353,6 +413,7 @@ class Engine:
     # -- signals ---------------------------------------------------------------------------
     def _install_signals(self):
         self._old_handlers = {}
+        self.stop_signal = None
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._old_handlers[sig] = signal.signal(sig, self._on_signal)
@@ -382,17 +443,22 @@ class Engine:
             if self.stop_signal is not None:
                 if not announced:
                     announced = True
+                    self.stop_event.set()
                     name = signal.Signals(self.stop_signal).name
                     logger.warning("%s received: finishing the requests in flight "
                                    "(Ctrl-C again to stop at once)", name)
                 self.stats.finish_reason = "interrupted"
                 return
-            if self.in_queue < window:
-                self._dispatch(window)
-            if not self.inflight and self.frontier.pending == 0:
+            if self.closing is None:
+                if self.in_queue < window:
+                    self._dispatch(window)
+                if not self.inflight and self.frontier.pending == 0:
+                    return
+            elif not self.inflight:
                 return
             self._maybe_checkpoint(now)
             self._check_lost()
+            self._check_stuck(now)
             self._wait(self._timeout())
 
     def _timeout(self):
@@ -446,12 +512,20 @@ class Engine:
             flight = self.inflight.get(msg[1])
             if flight is not None and flight.pid is None:
                 flight.pid = proc.process.pid
+                flight.deadline = time.monotonic() + self._longest(flight.job)
                 self.in_queue -= 1
                 self.queued_bytes -= flight.size
         elif kind == m.IDLE:
             proc.idle_at = time.monotonic()
         elif kind == m.GOODBYE:
             proc.goodbye = True
+        elif kind == m.RETIRE:
+            proc.retiring = True
+            self.stats.fetchers_replaced += 1
+            logger.info("fetcher %d (pid %d) uses %d MB, past max-memory-mb (%s): replaced",
+                        proc.index, proc.process.pid, msg[1], self.settings.max_memory_mb)
+            if not self.stopping and self.stop_signal is None and not self.fatal:
+                self._start_fetcher(proc.index)
         elif kind == m.FATAL:
             self.fatal = ScrapepoolError(msg[1])
 
@@ -468,9 +542,19 @@ class Engine:
         if "cookies" in info:
             self.jars.update(jar_key(job.meta), info["cookies"])
             self.frontier.kv_pending["cookies"] = self.jars.to_json()
-        if "redirect" in info:
-            self._on_redirect(job, info)
+        if kind == "interrupted":
+            # Stopped by a signal before a retry: not an outcome; the request stays
+            # pending in the job DB, and a resume tries it again.
+            del self.inflight[req_id]
+            self.frontier.requeue(job, job.attempt)
             return
+        if "redirect" in info:
+            self._on_redirect(job, info, status)
+            return
+        if "close_spider" in info and self.closing is None:
+            self.closing = info["close_spider"]
+            logger.warning("the spider closed the crawl on %s: %s; finishing the requests in flight",
+                           job.url, self.closing)
         flight.outcome = True
         frontier = self.frontier
         depth = job.depth + 1
@@ -485,20 +569,34 @@ class Engine:
         if flight.committed:
             del self.inflight[req_id]
 
-    def _on_redirect(self, job, info):
+    def _on_redirect(self, job, info, status):
         """Schedule a redirect's next hop: the same request, now for another URL.
 
         The hop is not written ahead: after a crash the request starts again from
         the URL first requested. Its URL counts as seen at once, so a link to it found
-        meanwhile is not fetched again.
+        meanwhile is not fetched again. Its method, headers and body are
+        ``redirect_request``'s: a POST turned into a GET leaves its body and body
+        headers, and credentials never go on to another origin.
         """
         del self.inflight[job.req_id]
-        url, method = info["redirect"]
-        body = job.body if method == job.method else None
-        self.frontier.mark_seen(fingerprint(canonical(url), method, body))
+        url, method, headers, body = redirect_request(status, job.method, job.headers, job.body,
+                                                      job.url, info["redirect"][0])
+        fp = fingerprint(canonical(url), method, body)
         self.stats.redirects += 1
         self.stats.retries += info.get("retries", 0)
-        self.frontier.redirect(job, url, method, body)
+        if not job.dont_filter and fp in self.frontier.seen:
+            # As Scrapy's dupefilter drops such a hop: the page is (or will be) fetched
+            # under its own request, and written once.
+            origin = job.origin or job.url
+            logger.debug("%s: redirect to %s, already requested: not fetched again", origin, url)
+            self.stats.redirects_to_seen += 1
+            redirect = {"url": origin, "final_url": url, "status": status, "depth": job.depth,
+                        "meta": job.meta}
+            record = self._spider_record(self.spider.redirect_seen_record, redirect, origin)
+            self._end_here(job, [record] if record is not None else [], status)
+            return
+        self.frontier.mark_seen(fp)
+        self.frontier.redirect(job, url, method, body, headers)
 
     def _read_writer(self):
         try:
@@ -540,27 +638,36 @@ class Engine:
         for req_id, flight in list(self.inflight.items()):
             if flight.pid != pid or flight.outcome:
                 continue
-            self._retry_lost(req_id, flight, count_attempt=req_id == suspect)
+            stuck = req_id in self.stuck
+            self.stuck.discard(req_id)
+            self._retry_lost(req_id, flight, count_attempt=req_id == suspect or stuck,
+                             kind="lost" if stuck else "poison")
         if not self.stopping and self.stop_signal is None and not self.fatal:
             if self.crashes > 20 + 10 * self.settings.workers:
                 self.fatal = ScrapepoolError(f"fetchers keep dying ({self.crashes} deaths): giving up")
             else:
                 self._start_fetcher(proc.index)
 
-    def _retry_lost(self, req_id, flight, count_attempt):
+    def _retry_lost(self, req_id, flight, count_attempt, kind="poison"):
         job = flight.job
         del self.inflight[req_id]
         if flight.pid is None:
             self.in_queue -= 1
             self.queued_bytes -= flight.size
-        if job.kind == m.ROBOTS:
-            self.frontier.host_done(job.url, None)
-            self.frontier.robots_lost(job.url)
-            return
         self.frontier.host_done(job.url, None)
+        if job.kind == m.ROBOTS:
+            host = host_key(job.url)
+            losses = self.robots_losses[host] = self.robots_losses.get(host, 0) + count_attempt
+            if losses >= self.settings.poison_limit:
+                # As for an unreachable robots.txt (Scrapy's rule): allow all, never block the host.
+                self.frontier.robots_arrived(job.url, None, None)
+            else:
+                self.frontier.robots_lost(job.url)
+            return
         attempt = job.attempt + (1 if count_attempt else 0)
         if attempt >= self.settings.poison_limit:
-            self._give_up(job, f"gave up after its fetcher died {attempt} times")
+            why = "its fetcher died" if kind == "poison" else "it ran past its deadline"
+            self._give_up(job, f"gave up after {why} {attempt} times", kind)
             return
         self.frontier.requeue(job, attempt)
 
@@ -571,18 +678,31 @@ class Engine:
         (logger.error if kind == "poison" else logger.info)("%s: %s", url, error)
         failure = {"url": url, "final_url": final_url or job.url, "status": None, "error": error,
                    "kind": kind, "depth": job.depth, "meta": job.meta}
-        try:
-            record = self.spider.error_record(failure)
-        except Exception as exc:
-            logger.warning("spider error on %s: %s: %s", job.url, type(exc).__name__, exc)
-            record = None
+        record = self._spider_record(self.spider.error_record, failure, url)
+        self._end_here(job, [record] if record is not None else [], None, kind)
+
+    def _end_here(self, job, records, status=None, kind=None):
+        """A request's outcome decided here, not by a fetcher; its records go through the writer."""
         flight = _Flight(job, time.monotonic())
         flight.pid = -1
         flight.outcome = True
         self.inflight[job.req_id] = flight
         self.frontier.record_outcome(job.req_id)
-        self.stats.outcome(None, kind, {})
-        self.control.send((m.W_RECORDS, job.req_id, [record] if record is not None else []))
+        self.stats.outcome(status, kind, {})
+        self.control.send((m.W_RECORDS, job.req_id, records))
+
+    def _spider_record(self, method, arg, url):
+        """A record made by spider code run here, as plain data (records.py), or None.
+
+        Whatever the spider does (even ``sys.exit()``), the coordinator goes on: it is one
+        spider error."""
+        try:
+            record = method(arg)
+            return None if record is None else to_plain(record)
+        except BaseException as exc:  # noqa: B036
+            logger.warning("spider error on %s: %s: %s", url, type(exc).__name__, exc)
+            self.stats.spider_errors += 1
+            return None
 
     def _check_lost(self):
         """Requests taken from the Queue by a fetcher that died before it could claim them."""
@@ -598,6 +718,35 @@ class Engine:
                 self._retry_lost(req_id, flight, count_attempt=False)
         self.last_death = None
 
+    def _longest(self, job):
+        """The longest a claimed request can take before its outcome: the politeness wait,
+        every try to the whole-response timeout, every back-off at its cap, and
+        ``hang_margin`` for parsing and spider code. Past it, the request is lost."""
+        s = self.settings
+        wait = max(0.0, job.not_before - time.time())
+        return wait + (s.retries + 1) * s.timeout + s.retries * RETRY_AFTER_MAX + s.hang_margin
+
+    def _check_stuck(self, now):
+        """No hang, structurally: a request claimed by a live fetcher and without an outcome
+        past its deadline is lost. A thread cannot be stopped in Python, so its fetcher is
+        killed and replaced; its requests are requeued as for any death, the stuck one
+        counting a try (so a page that always hangs is given up after ``poison_limit``)."""
+        if now - self._stuck_at < 1.0:
+            return
+        self._stuck_at = now
+        doomed = set()
+        for req_id, flight in self.inflight.items():
+            if (flight.deadline is not None and not flight.outcome and now > flight.deadline
+                    and req_id not in self.stuck and flight.pid is not None):
+                logger.error("%s: no outcome after %.0f s: taken as lost; its fetcher (pid %d) "
+                             "is replaced", flight.job.origin or flight.job.url,
+                             self._longest(flight.job), flight.pid)
+                self.stuck.add(req_id)
+                doomed.add(flight.pid)
+        for proc in self.fetchers.values():
+            if proc.process.pid in doomed:
+                proc.process.kill()
+
     def _checkpoint(self, final=False):
         kv = {"stats": self.stats.as_dict()}
         if final:
@@ -612,8 +761,9 @@ class Engine:
         self.stopping = True
         deadline = time.monotonic() + self.settings.timeout * (self.settings.retries + 1) + JOIN_TIMEOUT
         if not self.force and not self.fatal:
-            for _ in self.fetchers:
-                self.job_queue.put_now(None)
+            for proc in self.fetchers.values():
+                if not proc.retiring:  # a retiring fetcher takes no sentinel
+                    self.job_queue.put_now(None)
             while self.fetchers and not self.force and time.monotonic() < deadline:
                 self._wait(0.2)
                 if self.fatal and isinstance(self.fatal, WriterDied):
@@ -670,6 +820,8 @@ class Engine:
             self.stats.finish_reason = "failed"
         elif self.stop_signal is not None or self.force:
             self.stats.finish_reason = "interrupted"
+        elif self.closing is not None:
+            self.stats.finish_reason = self.closing
         elif self.inflight or self.frontier.pending:
             self.stats.finish_reason = "incomplete"
         else:
@@ -677,6 +829,9 @@ class Engine:
         self.stats.robots_refused = self.frontier.robots_refused
         self.stats.requests = self.frontier.admitted
         self.stats.records = self.db.get("output_records", self.stats.records)
+        from .writer import report_notes  # the writer's notes on fields it could not write as given
+
+        self.stats.dropped_fields = report_notes(self.db, self.settings.output)
         self.stats.finish(self.stats.finish_reason)
         self._checkpoint(final=True)
         self.db.close()

@@ -48,6 +48,36 @@ class WriterDied(ScrapepoolError):
         return f"the writer process died ({describe_exit(self.exitcode)})"
 
 
+class PageTooLarge(ScrapepoolError):
+    """A page has more elements than ``max_elements``: its tree is not built.
+
+    The fetcher records the page with this error instead of running out of memory.
+    """
+
+    def __init__(self, elements, limit):
+        super().__init__(elements, limit)
+        self.elements, self.limit = elements, limit
+
+    def __str__(self):
+        return (f"page of ~{self.elements} elements, more than max-elements ({self.limit}): "
+                "not parsed")
+
+
+class RecordError(ScrapepoolError):
+    """A record that cannot become plain data (see :mod:`scrapepool.records`).
+
+    ``path`` names the field (``a.b[3]``; empty for the record itself), ``reason`` says why.
+    """
+
+    def __init__(self, path, reason):
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self):
+        return f"field {self.path}: {self.reason}" if self.path else self.reason
+
+
 class CloseSpider(ScrapepoolError):
     """Raised by a spider callback to stop the whole crawl gracefully."""
 

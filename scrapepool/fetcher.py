@@ -26,8 +26,10 @@ import traceback
 
 from . import _messages as m
 from .downloader import REDIRECT_STATUSES, Downloader, redirect_method, redirect_target
+from .exceptions import CloseSpider, PageTooLarge
 from .http import Request, Response, _callback_name
 from .pipelines import PipelineRunner
+from .records import RecordError, is_record, to_plain
 from .spider import load_spider
 from .urls import DomainFilter, canonical, fingerprint
 
@@ -43,7 +45,7 @@ class Fetcher:
     """The state of one fetcher process."""
 
     def __init__(self, job_queue, events, records, spider, settings, domains, pipelines, cache=None,
-                 current=None):
+                 current=None, stop=None):
         #: Shared with the coordinator: the req_id whose spider code runs now (0: none).
         self.current = current if current is not None else _Slot()
         #: The HTTP cache (``--http-cache``), or None.
@@ -57,7 +59,11 @@ class Fetcher:
         self.settings = settings
         self.domains = domains
         self.pipelines = pipelines
-        self.stop = threading.Event()
+        #: Set by the coordinator on the first Ctrl-C: no retry starts, no back-off is waited.
+        self.stop = stop if stop is not None else threading.Event()
+        #: Set when this process has grown past ``max_memory_mb``: it takes no new job,
+        #: finishes the ones it holds, and the coordinator starts its replacement.
+        self.retire = threading.Event()
         self.local = queue.Queue()
         self.slots = threading.Semaphore(settings.concurrency)
         #: One thread of a process parses at a time. Interleaving C threads' BeautifulSoup
@@ -70,8 +76,21 @@ class Fetcher:
         self.sent = {}
 
     def send_event(self, msg):
-        with self.events_lock:
-            self.events.send(msg)
+        """Send to the coordinator; a pipe that is gone raises :class:`_ChannelClosed`."""
+        try:
+            with self.events_lock:
+                self.events.send(msg)
+        except (OSError, EOFError) as exc:
+            raise _ChannelClosed() from exc
+
+    def send_records(self, req_id, records):
+        """Send a request's records to the writer (pickled here: a record that cannot be
+        pickled raises before a byte is written, so the pipe stays whole)."""
+        try:
+            with self.records_lock:
+                self.records.send((req_id, records))
+        except (OSError, EOFError) as exc:
+            raise _ChannelClosed() from exc
 
     def run(self):
         parent = os.getppid()
@@ -86,6 +105,10 @@ class Fetcher:
                     if os.getppid() != parent:
                         return
                     continue
+                if self.retire.is_set():
+                    self.slots.release()
+                    self.send_event((m.RETIRE, _rss_mb()))
+                    break
                 job = None
                 waited = 0.0
                 while True:
@@ -93,6 +116,8 @@ class Fetcher:
                         job = self.job_queue.take(IDLE_AFTER)
                         break
                     except queue.Empty:
+                        if self.retire.is_set():
+                            break
                         waited += IDLE_AFTER
                         if os.getppid() != parent:
                             return  # the coordinator is gone: nobody to report to
@@ -101,6 +126,8 @@ class Fetcher:
                             idle_sent = True
                 if job is None:
                     self.slots.release()
+                    if self.retire.is_set():
+                        self.send_event((m.RETIRE, _rss_mb()))
                     break
                 idle_sent = False
                 self.send_event((m.CLAIMED, job.req_id))
@@ -131,14 +158,54 @@ class Fetcher:
                     return
                 try:
                     self.handle(job, downloader)
-                except (BrokenPipeError, EOFError, OSError):
+                except _ChannelClosed:
                     return  # the coordinator or the writer is gone
+                except BaseException as exc:  # noqa: B036 - SystemExit from spider code too
+                    try:
+                        self.fail(job, exc)
+                    except _ChannelClosed:
+                        return
+                    except BaseException:  # noqa: B036 - the coordinator's deadline takes over
+                        pass
                 finally:
+                    budget = self.settings.max_memory_mb
+                    if budget and not self.retire.is_set() and _rss_mb() > budget:
+                        self.retire.set()
                     self.slots.release()
         finally:
             downloader.close()
 
     # -- one job ---------------------------------------------------------------------------
+    def fail(self, job, exc):
+        """The last resort when ``handle`` raised: the request still gets its outcome.
+
+        As CPython's process pool answers every work item, whatever fails: the error
+        becomes the request's outcome (kind ``internal``, counted in the stats) and the
+        spider's error record, so the crawl neither hangs nor loses the request.
+        """
+        error = f"internal error: {_describe(exc)}"
+        info = {"records": 0}
+        if job.kind == m.PAGE:
+            failure = {"url": job.origin or job.url, "final_url": job.url, "status": None,
+                       "error": error, "kind": "internal", "depth": job.depth, "meta": job.meta}
+            records, errors = [], []
+            try:
+                rec = self.spider.error_record(failure)
+                if rec is not None:
+                    self.keep(rec, records, errors)
+            except BaseException as err:  # noqa: B036
+                errors.append(_describe(err))
+            if errors:
+                info["spider_errors"] = errors
+            try:
+                self.send_records(job.req_id, records)
+                info["records"] = len(records)
+            except _ChannelClosed:
+                raise
+            except BaseException:  # noqa: B036 - the record would not pickle
+                self.send_records(job.req_id, [])
+        self.send_event((m.OUTCOME, job.req_id, None, error, "internal", [], info))
+
     def handle(self, job, downloader):
         result = self.cache.get(job) if self.cache is not None else None
         if result is None:
@@ -149,6 +216,9 @@ class Fetcher:
                 self.cache.put(job, result)
         info = {"bytes": len(result.body), "retries": result.retries, "started": result.started,
                 "final_url": result.final_url}
+        if result.kind == "interrupted":  # stopping: the request is left for a resume
+            self.send_event((m.OUTCOME, job.req_id, result.status, result.error, result.kind, [], info))
+            return
         if getattr(result, "cookies", None):
             info["cookies"] = result.cookies
         if job.kind == m.ROBOTS:
@@ -177,34 +247,62 @@ class Fetcher:
             # the others that were downloading beside it.
             self.current.value = job.req_id
             try:
-                info["dropped"] = self.run_spider(job, result, error, kind, records, children,
-                                                  spider_errors)
+                error, kind = self.run_spider(job, result, error, kind, records, children,
+                                              spider_errors, info)
             finally:
                 self.current.value = 0
-        if spider_errors:
-            info["spider_errors"] = spider_errors
         info["records"] = len(records)
         try:
-            with self.records_lock:
-                self.records.send((job.req_id, records))
-        except (TypeError, AttributeError, ValueError) as exc:  # pickling: a record held a live object
-            info["spider_errors"] = spider_errors + [f"a record could not be sent: {_describe(exc)}"]
+            self.send_records(job.req_id, records)
+        except _ChannelClosed:
+            raise
+        except BaseException as exc:  # noqa: B036 - pickling: a record held a live object
+            spider_errors.append(f"a record could not be sent: {_describe(exc)}")
             info["records"] = 0
-            with self.records_lock:
-                self.records.send((job.req_id, []))
+            self.send_records(job.req_id, [])
+        if spider_errors:
+            info["spider_errors"] = spider_errors
         self.send_event((m.OUTCOME, job.req_id, result.status, error, kind, children, info))
 
-    def run_spider(self, job, result, error, kind, records, children, spider_errors):
-        """Callback (or errback / error record) and pipelines; returns how many records were dropped."""
+    def run_spider(self, job, result, error, kind, records, children, spider_errors, info):
+        """Callback (or errback / error record) and pipelines; returns the page's (error, kind).
+
+        Sets ``info["dropped"]``, and ``info["close_spider"]`` when the spider raised
+        CloseSpider (what it yielded before still counts, as in Scrapy). A page too large
+        to parse (PageTooLarge) becomes a failed page: its errback or error record runs."""
+        try:
+            self._run_spider(job, result, error, kind, records, children, spider_errors, info)
+        except CloseSpider as exc:
+            info["close_spider"] = str(exc.reason)
+        except PageTooLarge as exc:
+            # Recorded as a failed page (its error record or errback), not parsed.
+            error, kind = str(exc), "too_many_elements"
+            self._run_spider(job, result, error, kind, records, children, spider_errors, info)
+        dropped = 0
+        if records and self.pipelines:
+            kept, dropped, errors = self.pipelines.process(records)
+            spider_errors.extend(errors)
+            records.clear()
+            for rec in kept:  # a pipeline may return a new record of any kind
+                self.keep(rec, records, spider_errors)
+        info["dropped"] = dropped
+        return error, kind
+
+    def _run_spider(self, job, result, error, kind, records, children, spider_errors, info):
         origin = job.origin or job.url
         if error is None:
             meta = job.meta
             if job.hops:  # as Scrapy's RedirectMiddleware tells the callback
                 meta = {**meta, "redirect_urls": [origin, *job.hops[:-1]]}
             response = Response(result.final_url, result.status, result.headers, result.body,
+                                max_elements=self.settings.max_elements,
                                 request_url=origin, meta=meta, depth=job.depth, spider=self.spider)
             callback = getattr(self.spider, job.callback or "parse")
-            self.run_callback(callback, (response,), job, records, children, spider_errors)
+            try:
+                self.run_callback(callback, (response,), job, records, children, spider_errors)
+            finally:
+                if response.invalid_links:  # malformed links the extractors skipped
+                    info["invalid_links"] = response.invalid_links
         else:
             failure = {"url": origin, "final_url": result.final_url, "status": result.status,
                        "error": error, "kind": kind, "depth": job.depth, "meta": job.meta}
@@ -214,16 +312,22 @@ class Fetcher:
             else:
                 try:
                     rec = self.spider.error_record(failure)
-                except Exception as exc:
+                except CloseSpider:
+                    raise
+                except BaseException as exc:  # noqa: B036 - sys.exit() in spider code too
                     spider_errors.append(_describe(exc))
                     rec = None
                 if rec is not None:
-                    records.append(rec)
-        dropped = 0
-        if records and self.pipelines:
-            records[:], dropped, errors = self.pipelines.process(records)
-            spider_errors.extend(errors)
-        return dropped
+                    self.keep(rec, records, spider_errors)
+
+    @staticmethod
+    def keep(item, records, spider_errors):
+        """Append ``item`` as plain data: from here on it pickles and makes valid JSON
+        (records.py). One that cannot be is dropped alone; the page's others go on."""
+        try:
+            records.append(to_plain(item))
+        except RecordError as exc:
+            spider_errors.append(f"record dropped: {exc}")
 
     def run_callback(self, callback, args, job, records, children, spider_errors):
         """Run a spider callback, keeping what it yielded before any exception (as Scrapy does)."""
@@ -232,22 +336,28 @@ class Fetcher:
             out = callback(*args)
             if out is None:
                 return
-            if isinstance(out, (dict, Request)):
+            if isinstance(out, (dict, Request)) or is_record(out):
                 out = (out,)
             for item in out:
-                if isinstance(item, dict):
-                    records.append(item)
+                if isinstance(item, dict) or (item is not None and not isinstance(item, Request)
+                                              and is_record(item)):
+                    self.keep(item, records, spider_errors)
                 elif isinstance(item, Request):
                     try:
                         child = self.child(item, seen, job)
-                    except Exception as exc:
+                    except CloseSpider:
+                        raise
+                    except BaseException as exc:  # noqa: B036
                         spider_errors.append(_describe(exc))
                         continue
                     if child is not None:
                         children.append(child)
                 elif item is not None:
-                    spider_errors.append(f"yielded a {type(item).__name__}, not a dict or Request")
-        except Exception as exc:
+                    spider_errors.append(f"yielded a {type(item).__name__}, not a record (a dict or an "
+                                         "item: dataclass, attrs, scrapy.Item) or a Request")
+        except (CloseSpider, PageTooLarge):
+            raise
+        except BaseException as exc:  # noqa: B036 - sys.exit() in spider code is one error too
             spider_errors.append(_describe(exc))
 
     def child(self, req, seen, job):
@@ -326,7 +436,24 @@ class _Slot:
     value = 0
 
 
-def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, current, cpu=None):
+def _rss_mb():
+    """This process's resident memory in MB (Linux; 0 elsewhere): ~5 us, read after each job."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE // 1_000_000
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class _ChannelClosed(Exception):
+    """A pipe to the coordinator or the writer is gone: nobody is left to report to."""
+
+
+def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, current, cpu=None,
+                stop=None):
     """Entry point of a fetcher process (this runs in the child).
 
     SIGINT and SIGTERM are ignored: Ctrl-C reaches the whole process group,
@@ -356,10 +483,11 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
     except Exception as exc:
         events.send((m.FATAL, f"fetcher could not start the spider: {_describe(exc)}"))
         os._exit(3)
-    fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache, current)
+    fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache, current,
+                      stop)
     try:
         fetcher.run()
-    except (BrokenPipeError, EOFError, ConnectionResetError):
+    except (_ChannelClosed, BrokenPipeError, EOFError, ConnectionResetError):
         pass
     # Worker threads are daemons that may be stuck in a slow read; do not wait on them.
     os._exit(0)

@@ -148,8 +148,8 @@ class Frontier:
                 self.disk_cursor = req_id - 1
             self.on_disk += 1
         else:
-            heapq.heappush(self.heap, (-priority, req_id,
-                                       (url, method, headers, body, callback, meta, depth, 0, errback, None)))
+            heapq.heappush(self.heap, (-priority, req_id, (url, method, headers, body, callback, meta,
+                                                           depth, 0, errback, None, dont_filter)))
             if self.by_depth and not dont_filter:
                 self._track(fp, req_id, depth)
         return req_id
@@ -164,14 +164,18 @@ class Frontier:
         hop = (job.origin, job.hops) if job.hops else None
         self._push_ahead(job, job.url, job.method, job.body, attempt, hop)
 
-    def redirect(self, job, url, method, body):
+    def redirect(self, job, url, method, body, headers):
         """The next hop of a redirect: the same request (its req_id, no new admission, no page
-        counted), ahead of newer requests, through robots.txt and the host's delay like any."""
-        self._push_ahead(job, url, method, body, job.attempt, (job.origin or job.url, job.hops + (url,)))
+        counted), ahead of newer requests, through robots.txt and the host's delay like any.
+        ``headers`` are the hop's own (downloader.redirect_request: credentials and body
+        headers may have gone); a requeued hop keeps them, as they are its job's."""
+        self._push_ahead(job._replace(headers=headers), url, method, body, job.attempt,
+                         (job.origin or job.url, job.hops + (url,)))
 
     def _push_ahead(self, job, url, method, body, attempt, hop):
         heapq.heappush(self.heap, (-1 << 30, job.req_id, (
-            url, method, job.headers, body, job.callback, job.meta, job.depth, attempt, job.errback, hop)))
+            url, method, job.headers, body, job.callback, job.meta, job.depth, attempt, job.errback, hop,
+            job.dont_filter)))
 
     def record_outcome(self, req_id):
         self.outcomes.append(req_id)
@@ -263,10 +267,10 @@ class Frontier:
         want = self.memory_cap // 2
         rows = self.db.load_pending(self.disk_cursor, want)
         for (req_id, url, method, headers, body, callback, errback, meta, depth, priority,
-             attempts) in rows:
+             attempts, dont_filter) in rows:
             heapq.heappush(self.heap, (-priority, req_id, (
                 url, method, json.loads(headers) if headers else None, body, callback,
-                json.loads(meta) if meta else {}, depth, attempts, errback, None)))
+                json.loads(meta) if meta else {}, depth, attempts, errback, None, bool(dont_filter))))
             if self.by_depth and req_id not in self.settled:
                 self._track(fingerprint(canonical(url), method, body), req_id, depth)
             self.disk_cursor = req_id
@@ -355,9 +359,9 @@ class Frontier:
         return self._job(req_id, entry, max(now, hs.next_time))
 
     def _job(self, req_id, entry, not_before):
-        url, method, headers, body, callback, meta, depth, attempt, errback, hop = entry
+        url, method, headers, body, callback, meta, depth, attempt, errback, hop, dont_filter = entry
         job = Job(req_id, url, method, headers, body, callback, meta or {}, depth, attempt, errback,
-                  not_before)
+                  not_before, dont_filter=dont_filter)
         return job if hop is None else job._replace(origin=hop[0], hops=hop[1])
 
     def _robots_job(self, url, now):

@@ -8,14 +8,16 @@ lazily, on first use.
 """
 
 import json
+import logging
 import re
-from urllib.parse import urljoin as _urljoin
 
 from w3lib.encoding import html_to_unicode
 
-from .urls import join
+from .urls import InvalidURL, join, resolve, split_credentials
 
 __all__ = ["Request", "Response"]
+
+logger = logging.getLogger("scrapepool.links")
 
 #: Content types that are parsed as HTML.
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -55,6 +57,11 @@ class Request:
     :param dont_filter: request it even if the same request was seen before.
     :param errback: a method (or its name) called with a failure dict when the request fails.
     :param cookies: a dict of cookies to send with this request (kept in its jar afterwards).
+
+    A ``user:password@`` in ``url`` becomes a Basic ``Authorization`` header (unless
+    ``headers`` has one) and leaves the URL, as requests sends it: so no record or log
+    shows the password (the job database keeps the header, as it keeps any request
+    header), and a redirect to another origin drops it as it drops any credentials.
     """
 
     __slots__ = ("url", "callback", "method", "headers", "body", "meta", "priority",
@@ -64,10 +71,14 @@ class Request:
                  priority=0, dont_filter=False, errback=None, cookies=None):
         if not isinstance(url, str):
             raise TypeError(f"Request url must be str, not {type(url).__name__}")
+        self.headers = dict(headers) if headers else None
+        if "@" in url:
+            url, auth = split_credentials(url)
+            if auth is not None and not any(k.lower() == "authorization" for k in self.headers or ()):
+                self.headers = {**(self.headers or {}), "Authorization": auth}
         self.url = url
         self.callback = callback
         self.method = method.upper()
-        self.headers = dict(headers) if headers else None
         if cookies:
             # Sent as a Cookie header; with cookies on, the fetcher moves them into the
             # request's jar, so they are kept for the crawl as Scrapy keeps request cookies.
@@ -120,7 +131,7 @@ class Response:
     """
 
     def __init__(self, url, status, headers, body, request_url=None, meta=None, depth=0,
-                 spider=None):
+                 spider=None, max_elements=None):
         #: The final URL, after redirects.
         self.url = url
         #: The URL that was requested.
@@ -136,6 +147,12 @@ class Response:
         self._encoding = None
         self._soup = None
         self._base = None
+        #: Distinct links of this page that link extraction skipped because they are malformed
+        #: (see :meth:`note_invalid_link`); the fetcher adds them to the stats' ``invalid_links``.
+        self.invalid_links = 0
+        self._invalid_seen = None
+        #: A tree of more elements is not built (PageTooLarge): see Settings.max_elements.
+        self.max_elements = max_elements
 
     # -- content ---------------------------------------------------------------------------
     @property
@@ -174,7 +191,7 @@ class Response:
         if self._soup is None:
             from .soup import make_soup
 
-            self._soup = make_soup(self.text)
+            self._soup = make_soup(self.text, self.max_elements)
         return self._soup
 
     def select(self, css):
@@ -198,7 +215,11 @@ class Response:
             if self.is_html and _BASE_RE.search(self.body):
                 tag = self.soup.find("base", href=True)
                 if tag is not None and tag["href"].strip():
-                    self._base = _urljoin(self.url, tag["href"].strip())
+                    try:
+                        self._base = resolve(self.url, tag["href"].strip())[0]
+                    except InvalidURL as exc:
+                        # As browsers do: a <base> that is no URL leaves the page's own URL.
+                        self.note_invalid_link(tag["href"], exc)
         return self._base
 
     def urljoin(self, href):
@@ -206,10 +227,30 @@ class Response:
         return join(self.base_url, href.strip())
 
     def follow(self, href, callback=None, meta=None, **kwargs):
-        """A :class:`Request` for ``href`` (a string or an ``<a>`` tag) relative to this page."""
+        """A :class:`Request` for ``href`` (a string or an ``<a>`` tag) relative to this page.
+
+        :raises ValueError: (:class:`~scrapepool.urls.InvalidURL`) for a malformed http(s)
+            URL, as Scrapy's does: the spider named this URL itself and should hear of it.
+        """
         if hasattr(href, "get") and not isinstance(href, str):
             href = href.get("href") or ""
-        return Request(self.urljoin(href), callback=callback, meta=meta, **kwargs)
+        url, _ = resolve(self.base_url, href.strip())
+        return Request(url, callback=callback, meta=meta, **kwargs)
+
+    def note_invalid_link(self, href, reason):
+        """Count and log (debug) a link that extraction skips because it is malformed.
+
+        Called by every link extraction of scrapepool's (the built-in spider,
+        LinkExtractor, sitemaps); a spider's own extraction may call it too. A link is
+        counted once per page, however many extractors (a CrawlSpider's rules) meet it.
+        """
+        if self._invalid_seen is None:
+            self._invalid_seen = set()
+        elif href in self._invalid_seen:
+            return
+        self._invalid_seen.add(href)
+        self.invalid_links += 1
+        logger.debug("invalid link %r on %s skipped: %s", href, self.url, reason)
 
     def __repr__(self):
         return f"<Response {self.status} {self.url}>"

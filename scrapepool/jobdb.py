@@ -131,22 +131,26 @@ class JobDB:
             "UPDATE requests SET state=0 WHERE state=1 AND req_id NOT IN (SELECT req_id FROM committed)")
 
     def load_pending(self, after_id, limit):
-        """Pending rows with req_id > after_id, oldest first (FIFO keeps the crawl breadth-first)."""
+        """Pending rows with req_id > after_id, oldest first (FIFO keeps the crawl breadth-first).
+
+        The last column is ``dont_filter``: such a request is stored without a fingerprint."""
         return self.conn.execute(
-            "SELECT req_id, url, method, headers, body, callback, errback, meta, depth, priority, attempts"
-            " FROM requests WHERE state=0 AND req_id>? ORDER BY req_id LIMIT ?", (after_id, limit)).fetchall()
+            "SELECT req_id, url, method, headers, body, callback, errback, meta, depth, priority, attempts,"
+            " fp IS NULL FROM requests WHERE state=0 AND req_id>? ORDER BY req_id LIMIT ?", (after_id, limit)).fetchall()
 
     # -- writer side ----------------------------------------------------------------------
     def committed_ids(self):
         return [r for (r,) in self.conn.execute("SELECT req_id FROM committed")]
 
-    def commit_output(self, req_ids, offset, n_records):
+    def commit_output(self, req_ids, offset, n_records, kv=None):
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
             c.executemany("INSERT OR IGNORE INTO committed(req_id) VALUES (?)", ((r,) for r in req_ids))
             self.put("output_offset", offset)
             self.put("output_records", n_records)
+            for key, value in (kv or {}).items():  # the writer's notes, true of this same offset
+                self.put(key, value)
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")

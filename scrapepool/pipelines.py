@@ -60,7 +60,7 @@ class PipelineRunner:
             for pipe in self.pipelines:
                 try:
                     record = pipe.process_record(record, self.spider)
-                except Exception as exc:
+                except BaseException as exc:  # noqa: B036 - sys.exit() in a pipeline too
                     errors.append(f"pipeline {type(pipe).__name__}: {type(exc).__name__}: {exc}")
                     record = None
                 if record is None:

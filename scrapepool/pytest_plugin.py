@@ -48,7 +48,8 @@ import pytest
 __all__ = ["CrawlResult", "crawl_site", "crawl_spider", "site_server"]
 
 #: Settings that crawl_site uses unless told otherwise: small, quiet and offline-friendly.
-DEFAULTS = {"workers": 1, "robots": False, "progress": False}
+#: The output is overwritten, not appended to: the records returned are this crawl's.
+DEFAULTS = {"workers": 1, "robots": False, "progress": False, "overwrite_output": True}
 
 
 @dataclass

@@ -26,7 +26,7 @@ from bs4 import Tag
 
 from .http import Request
 from .spider import Spider
-from .urls import canonical
+from .urls import InvalidURL, canonical, resolve
 
 __all__ = ["Link", "LinkExtractor", "Rule", "CrawlSpider", "IGNORED_EXTENSIONS"]
 
@@ -130,6 +130,7 @@ class LinkExtractor:
                 yield tag
 
     def _raw_links(self, response):
+        base = response.base_url
         for tag in self._elements(response):
             for attr in self.attrs:
                 value = tag.get(attr)
@@ -144,7 +145,11 @@ class LinkExtractor:
                 value = value.strip()
                 if not value or value.startswith("#"):
                     continue
-                url = urldefrag(response.urljoin(value))[0]
+                try:
+                    url = urldefrag(resolve(base, value)[0])[0]
+                except InvalidURL as exc:  # skipped and counted: the page and its other links stay
+                    response.note_invalid_link(value, exc)
+                    continue
                 rel = tag.get("rel") or ()
                 rel = rel.split() if isinstance(rel, str) else rel
                 yield Link(url, " ".join(tag.get_text().split()),
@@ -172,7 +177,11 @@ class LinkExtractor:
         return True
 
     def extract_links(self, response):
-        """The page's links that pass the filters, in document order (a list of :class:`Link`)."""
+        """The page's links that pass the filters, in document order (a list of :class:`Link`).
+
+        A malformed link (``http://[::1``, port 0...) is skipped and counted in
+        ``response.invalid_links``; the others are kept.
+        """
         if not response.is_html:
             return []
         links, seen = [], set()

@@ -6,6 +6,7 @@ and ``Spider.custom_settings`` all end up here.
 """
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -17,6 +18,29 @@ __all__ = ["Settings"]
 WORKERS = os.cpu_count() or 2
 #: Requests in flight per fetcher process (threads). Enough to hide network latency.
 CONCURRENCY = 16
+
+
+def _memory_mb():
+    """Physical memory in MB, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2 ** 20
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+#: Most fetcher processes a crawl may start. Each is a process of its own at 60-90 MB
+#: (requests, BeautifulSoup, lxml, a page or two): ``-w 100000`` ran a 24 GB machine out of
+#: memory before its first request. A fetcher parses on one CPU and waits on the network
+#: with threads (``concurrency``), so more than a few per CPU only add memory: 8 per CPU,
+#: and no more than fit in physical memory at 100 MB each, but never fewer than the default.
+MAX_WORKERS = max(WORKERS, min(WORKERS * 8, (_memory_mb() or WORKERS * 800) // 100))
+#: Most requests in flight per fetcher: each is a thread and a socket in every fetcher
+#: process. Past a few hundred, threads contend for the GIL instead of hiding latency,
+#: and -w x -c sockets run into the open-file limit (often 1,024 or 20,000).
+MAX_CONCURRENCY = 512
+#: Longest ``timeout`` and ``delay``, in seconds: one day. Anything longer is a hang, not a
+#: setting, and past ~1e9 s a socket timeout overflows the platform's time_t.
+MAX_SECONDS = 86400.0
 #: Seconds for a whole response: connect, headers and every byte of the body.
 TIMEOUT = 30.0
 #: Retries after the first try, for connection errors, timeouts and 429/5xx (Scrapy's RETRY_TIMES).
@@ -32,6 +56,16 @@ MAX_REDIRECTS = 10
 MAX_BYTES = 10 * 1024 * 1024
 #: A request whose fetcher dies this many times is given up (a "poison" page).
 POISON_LIMIT = 3
+#: Elements a page may have before it is recorded with an error instead of parsed. At
+#: ~1.1 KB per BeautifulSoup node with its text, 250,000 elements are ~300 MB and ~3 s of
+#: CPU; a big real page (a long table, a forum thread) has 10,000-50,000.
+MAX_ELEMENTS = 250_000
+#: RSS in MB past which a fetcher is replaced between requests. A fetcher runs at 60-90 MB
+#: on ordinary pages and one tree at MAX_ELEMENTS adds ~300 MB; past 1 GB it holds memory
+#: it will not give back (a leak in spider code, or a fragmented heap).
+MAX_MEMORY_MB = 1024
+#: See ``Settings.hang_margin``.
+HANG_MARGIN = 60.0
 #: Sent as User-Agent, and matched against robots.txt groups.
 USER_AGENT = "scrapepool/0.1 (+https://pypi.org/project/scrapepool/)"
 #: Default output path.
@@ -43,6 +77,12 @@ class Settings:
     """Everything a crawl is configured by (except the spider and the seeds)."""
 
     output: str = OUTPUT
+    #: Replace an existing output file (``-O``); False: append to it (``-o``), as Scrapy does.
+    #: A resumed job continues its own output either way.
+    overwrite_output: bool = False
+    #: Exactly these fields, in this order, in every output format (``--fields a,b``, Scrapy's
+    #: FEED_EXPORT_FIELDS), a missing one as null; empty: each record's own (CSV: the first's).
+    fields: tuple = ()
     workers: int = WORKERS
     concurrency: int = CONCURRENCY
     #: None: no limit. Seeds are depth 0.
@@ -69,6 +109,16 @@ class Settings:
     #: Keep the cookies responses set, per jar (``meta["cookiejar"]``), for the whole crawl.
     cookies: bool = True
     poison_limit: int = POISON_LIMIT
+    #: Seconds a claimed request may run past its longest download (every try and back-off)
+    #: for parsing and spider code before the coordinator takes it as lost. A 10 MB page
+    #: of dense HTML parses in 20-30 s; a minute leaves room and still ends a hang.
+    hang_margin: float = HANG_MARGIN
+    #: A page with more elements than this is recorded with an error, not parsed
+    #: (``response.soup`` raises PageTooLarge). 0 or None: no limit.
+    max_elements: "int | None" = MAX_ELEMENTS
+    #: A fetcher whose memory (RSS) is past this many MB after a request is replaced, as
+    #: Celery's max-memory-per-child. 0 or None: never.
+    max_memory_mb: "int | None" = MAX_MEMORY_MB
     #: Keep each fetcher process on one CPU (Linux). Its threads then hand the GIL over on
     #: one core instead of dragging the parse's working set between cores.
     pin_cpus: bool = True
@@ -88,30 +138,66 @@ class Settings:
     spider_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        def positive(name, value, allow_none=False, integer=True):
-            if value is None and allow_none:
+        # Checked here, before any process starts, so that the command line, crawl() and
+        # custom_settings all get one clear error instead of a traceback in a child (or, for
+        # nan, a crawl that silently never times out: every comparison with nan is False).
+        def number(name, low, high=None, why="", integer=True, above=False, none=False, finite=True):
+            value = getattr(self, name)
+            if value is None and none:
                 return
-            kind = int if integer else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kind) or value < (1 if integer else 0):
-                raise UsageError(f"{name} must be a {'positive integer' if integer else 'number >= 0'}, not {value!r}")
+            if (isinstance(value, bool) or not isinstance(value, int if integer else (int, float))
+                    or math.isnan(value) or (finite and math.isinf(value))
+                    or (value <= low if above else value < low)):
+                what = "an integer" if integer else "a finite number" if finite else "a number"
+                raise UsageError(f"{name} must be {what} {'>' if above else '>='} {low}, not {value!r}")
+            if high is not None and value > high:
+                raise UsageError(f"{name} must be at most {high:g}{why}, not {value!r}")
 
-        positive("workers", self.workers)
-        positive("concurrency", self.concurrency)
-        positive("concurrency_per_host", self.concurrency_per_host, allow_none=True)
-        positive("max_pages", self.max_pages, allow_none=True)
-        if self.max_depth is not None and (not isinstance(self.max_depth, int) or self.max_depth < 0):
-            raise UsageError(f"max_depth must be an integer >= 0, not {self.max_depth!r}")
-        if not isinstance(self.retries, int) or self.retries < 0:
-            raise UsageError(f"retries must be an integer >= 0, not {self.retries!r}")
-        for name in ("delay", "timeout", "retry_backoff"):
-            positive(name, getattr(self, name), integer=False)
-        if self.timeout <= 0:
-            raise UsageError("timeout must be > 0")
+        number("workers", 1, MAX_WORKERS, " on this machine (8 per CPU, 100 MB of memory each)")
+        number("concurrency", 1, MAX_CONCURRENCY, " (a thread each, in every fetcher)")
+        number("concurrency_per_host", 1, none=True)
+        number("max_pages", 1, none=True)
+        number("max_depth", 0, none=True)
+        number("retries", 0)
+        number("max_redirects", 0)
+        number("max_bytes", 1)
+        number("poison_limit", 1)
+        number("timeout", 0, MAX_SECONDS, " seconds (a day)", integer=False, above=True)
+        number("delay", 0, MAX_SECONDS, " seconds (a day)", integer=False)
+        number("retry_backoff", 0, integer=False)
+        number("http_cache_expire", 0, integer=False, none=True, finite=False)  # inf: never expires
+        number("hang_margin", 0, MAX_SECONDS, " seconds (a day)", integer=False, above=True)
+        number("max_elements", 0, none=True)  # 0 or None: no limit
+        number("max_memory_mb", 0, none=True)  # 0 or None: never replaced
+        object.__setattr__(self, "fields", self._check_fields(self.fields))
         if self.start_method not in ("spawn", "fork", "forkserver"):
             raise UsageError(f"start_method must be spawn, fork or forkserver, not {self.start_method!r}")
         object.__setattr__(self, "allowed_domains", tuple(self.allowed_domains))
         headers = self.headers.items() if isinstance(self.headers, dict) else self.headers
         object.__setattr__(self, "headers", tuple((str(k), str(v)) for k, v in headers))
+
+    def _check_fields(self, fields):
+        """``fields`` as a tuple of names (a string is split at commas), each named once."""
+        if fields is None:
+            return ()
+        if isinstance(fields, str):
+            if not fields.strip():
+                raise UsageError(f"fields names no field ({fields!r})")
+            fields = fields.split(",")
+        names = tuple(str(name).strip() for name in fields)
+        if any(not name for name in names):
+            raise UsageError(f"fields has an empty name: {','.join(names)!r}")
+        seen = {}
+        sqlite = os.path.splitext(str(self.output))[1].lower() in (".sqlite", ".db", ".sqlite3")
+        for name in names:
+            key = name.lower() if sqlite else name
+            if key in seen:
+                if seen[key] == name:
+                    raise UsageError(f"fields names {name!r} twice")
+                raise UsageError(f"fields {seen[key]!r} and {name!r} differ only in case, "
+                                 "which SQLite column names ignore")
+            seen[key] = name
+        return names
 
     @classmethod
     def names(cls):

@@ -18,10 +18,11 @@ A ``robots.txt`` URL is read for its ``Sitemap:`` lines (with protego).
 import logging
 import re
 import zlib
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from .http import Request
 from .spider import Spider
+from .urls import InvalidURL, canonical, is_http, resolve
 
 __all__ = ["SitemapSpider", "Sitemap", "sitemap_urls_from_robots", "gunzip", "MAX_SITEMAP_SIZE"]
 
@@ -74,9 +75,13 @@ def gunzip(data, max_size=MAX_SITEMAP_SIZE):
     return b"".join(out)
 
 
-def sitemap_urls_from_robots(text, base_url=None):
+def sitemap_urls_from_robots(text, base_url=None, on_invalid=None):
     """The sitemap URLs named by a robots.txt's ``Sitemap:`` lines, in order (relative ones
-    resolved against ``base_url`` when given)."""
+    resolved against ``base_url`` when given).
+
+    A malformed URL (``http://[::1``, port 0) is skipped, logged at debug level and
+    passed to ``on_invalid(url, reason)`` when given: the robots.txt's other sitemaps stay.
+    """
     from protego import Protego
 
     if isinstance(text, bytes):
@@ -85,12 +90,26 @@ def sitemap_urls_from_robots(text, base_url=None):
     out = []
     for url in Protego.parse(text).sitemaps:
         url = url.strip()
-        if base_url:
-            url = urljoin(base_url, url)
-        if url and url not in seen:
+        if not url:
+            continue
+        try:
+            url = resolve(base_url, url)[0] if base_url else _checked(url)
+        except InvalidURL as exc:
+            logger.debug("invalid sitemap URL %r in robots.txt skipped: %s", url, exc)
+            if on_invalid is not None:
+                on_invalid(url, exc)
+            continue
+        if url not in seen:
             seen.add(url)
             out.append(url)
     return out
+
+
+def _checked(url):
+    """``url`` itself if it is absolute and not malformed; raises InvalidURL otherwise."""
+    if canonical(url) is None and is_http(url):
+        raise InvalidURL(f"{url!r} is not a valid URL")
+    return url
 
 
 def _localname(tag):
@@ -216,7 +235,8 @@ class SitemapSpider(Spider):
 
     def _parse_sitemap(self, response):
         if urlsplit(response.url).path.endswith("/robots.txt"):
-            for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+            for url in sitemap_urls_from_robots(response.text, base_url=response.url,
+                                                on_invalid=response.note_invalid_link):
                 yield Request(url, callback="_parse_sitemap")
             return
         body = self._get_sitemap_body(response)
@@ -227,19 +247,26 @@ class SitemapSpider(Spider):
         sitemap = Sitemap(body)
         entries = self.sitemap_filter(sitemap)
         if sitemap.type == "sitemapindex":
-            for loc in _iterloc(entries, self.sitemap_alternate_links):
-                loc = urljoin(response.url, loc)
+            for loc in self._locs(response, entries):
                 if any(x.search(loc) for x in self._follow):
                     yield Request(loc, callback="_parse_sitemap")
         elif sitemap.type == "urlset":
-            for loc in _iterloc(entries, self.sitemap_alternate_links):
-                loc = urljoin(response.url, loc)
+            for loc in self._locs(response, entries):
                 for regex, callback in self._cbs:
                     if regex.search(loc):
                         yield Request(loc, callback=callback)
                         break
         else:
             logger.warning("ignoring %s: not a sitemap (root element %r)", response.url, sitemap.type)
+
+    def _locs(self, response, entries):
+        """The absolute URLs of the entries; a malformed one is skipped and counted
+        (``response.invalid_links``): the sitemap's other URLs stay."""
+        for loc in _iterloc(entries, self.sitemap_alternate_links):
+            try:
+                yield resolve(response.url, loc)[0]
+            except InvalidURL as exc:
+                response.note_invalid_link(loc, exc)
 
     def _get_sitemap_body(self, response):
         """The sitemap's XML bytes, gunzipped if need be; None when it is not a sitemap."""

@@ -15,7 +15,9 @@ most of a fetcher's CPU.
 from bs4 import BeautifulSoup
 from bs4.builder._lxml import LXMLTreeBuilder
 
-__all__ = ["make_soup", "LeanHTMLBuilder"]
+from .exceptions import PageTooLarge
+
+__all__ = ["make_soup", "LeanHTMLBuilder", "check_elements"]
 
 _NO_NS = {}
 
@@ -59,6 +61,27 @@ class LeanHTMLBuilder(LXMLTreeBuilder):
         return super()._replace_cdata_list_attribute_values(tag_name, attrs)
 
 
-def make_soup(text):
-    """``BeautifulSoup(text, "lxml")``, the same tree, built with :class:`LeanHTMLBuilder`."""
+def check_elements(text, limit):
+    """Raise :class:`PageTooLarge` when ``text`` may hold more than ``limit`` elements.
+
+    A BeautifulSoup tree costs ~1.1 KB and ~13 us of CPU per node (measured: 200,000
+    elements with their text, 250 MB and 2.6 s; a 10 MB page of dense markup, 1.4-1.8 GB
+    and 20-30 s), so the budget is checked before parsing. Start tags are counted as
+    ``<`` not followed by ``/``: an upper bound of the elements (comments and a ``<`` in
+    a script count too), two C-speed scans, ~10 ms for 10 MB.
+    """
+    if not limit or len(text) < limit:  # fewer characters than the budget: cannot exceed it
+        return
+    tags = text.count("<") - text.count("</")
+    if tags > limit:
+        raise PageTooLarge(tags, limit)
+
+
+def make_soup(text, max_elements=None):
+    """``BeautifulSoup(text, "lxml")``, the same tree, built with :class:`LeanHTMLBuilder`.
+
+    :param max_elements: raise :class:`~scrapepool.exceptions.PageTooLarge` rather than
+        build a tree of more elements than this (0 or None: no limit).
+    """
+    check_elements(text, max_elements)
     return BeautifulSoup(text, builder=LeanHTMLBuilder())

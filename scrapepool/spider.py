@@ -59,6 +59,17 @@ class Spider:
         """
         return None
 
+    def redirect_seen_record(self, redirect):
+        """The record for a request whose redirect leads to a URL the crawl has already
+        requested, or None (the default). The hop is not fetched: as in Scrapy, it ends
+        in the dupefilter, and the page gets its record from its own request
+        (``Request(dont_filter=True)`` follows such a redirect all the same).
+
+        :param redirect: a dict with ``url`` (requested), ``final_url`` (where the redirect
+            leads), ``status`` (the redirect's), ``depth`` and ``meta``.
+        """
+        return None
+
 
 def spider_ref(spider):
     """A reference string for a Spider class (or pass a reference through)."""

@@ -34,7 +34,15 @@ class Stats:
         self.bytes = 0
         self.spider_errors = 0
         self.dropped = 0
+        #: Malformed links that link extraction skipped (distinct per page).
+        self.invalid_links = 0
         self.fetcher_crashes = 0
+        #: Values the output could not hold (CSV: keys that are not columns), from the job DB.
+        self.dropped_fields = 0
+        #: Redirects that led to a URL already requested: ended there, as by Scrapy's dupefilter.
+        self.redirects_to_seen = 0
+        #: Fetchers replaced for growing past max_memory_mb (not crashes: nothing is lost).
+        self.fetchers_replaced = 0
         self.finish_reason = None
         self.finished_at = None
 
@@ -47,6 +55,7 @@ class Stats:
         self.retries += info.get("retries", 0)
         self.bytes += info.get("bytes", 0)
         self.dropped += info.get("dropped", 0)
+        self.invalid_links += info.get("invalid_links", 0)
         self.spider_errors += len(info.get("spider_errors", ()))
 
     @property
@@ -61,7 +70,8 @@ class Stats:
     def load(self, saved):
         """Continue the counts of an earlier run of the same job."""
         for key in ("pages", "records", "requests", "retries", "redirects", "robots_refused", "bytes",
-                    "spider_errors", "dropped", "fetcher_crashes"):
+                    "spider_errors", "dropped", "invalid_links", "fetcher_crashes",
+                    "fetchers_replaced", "dropped_fields", "redirects_to_seen"):
             setattr(self, key, saved.get(key, 0))
         self.status = dict(saved.get("status", {}))
         self.errors = dict(saved.get("errors", {}))
@@ -77,10 +87,14 @@ class Stats:
             "errors": dict(sorted(self.errors.items())),
             "retries": self.retries,
             "redirects": self.redirects,
+            "redirects_to_seen": self.redirects_to_seen,
             "robots_refused": self.robots_refused,
             "spider_errors": self.spider_errors,
             "dropped": self.dropped,
+            "dropped_fields": self.dropped_fields,
+            "invalid_links": self.invalid_links,
             "fetcher_crashes": self.fetcher_crashes,
+            "fetchers_replaced": self.fetchers_replaced,
             "bytes": self.bytes,
             "elapsed_s": round(elapsed, 3),
             "pages_per_s": round(self.pages / elapsed, 1) if elapsed > 0 else 0.0,

@@ -4,13 +4,17 @@ These run in the fetchers, once per link, so they are cached: a site repeats
 the same absolute links on every page, and w3lib's canonicalize_url costs ~20 us.
 """
 
+import base64
 import hashlib
+import ipaddress
+import re
 from functools import lru_cache
-from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
 
-__all__ = ["canonical", "fingerprint", "DomainFilter", "host_key", "check_seed_url"]
+__all__ = ["canonical", "fingerprint", "DomainFilter", "host_key", "check_seed_url", "InvalidURL",
+           "resolve", "location_url", "split_credentials", "same_origin", "is_http"]
 
 _HTTP = ("http", "https")
 #: Entries of each URL cache. A site's repeated links (navigation, neighbours) fit in
@@ -19,26 +23,58 @@ _HTTP = ("http", "https")
 #: (58 -> 81 MB each with 16,384 entries; flat at 54 MB with 2,048).
 CACHE_SIZE = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: A host name after IDNA (w3lib's canonicalize_url encodes non-ASCII ones): letters, digits,
+#: hyphens and dots, and the underscores real sites use. Anything else (a space, a control
+#: character, ``<``, ``%``) is not a host one can look up: WHATWG's forbidden host code points.
+_HOST_RE = re.compile(r"[a-z0-9_.-]+\Z")
+#: Two or more slashes or backslashes where an authority starts (``///host/path``, ``\\host``,
+#: ``http:///host``): browsers skip them all and read ``host`` as the host (WHATWG's "special
+#: authority ignore slashes" state), while urljoin and w3lib read an empty host.
+_AUTHORITY_SLASHES = re.compile(r"(?:(https?):)?[/\\]{2,}", re.I)
+
+
+class InvalidURL(ValueError):
+    """An http(s) URL that cannot be requested: no host or not a host, a bad port, broken brackets."""
+
+
+def is_http(url):
+    """Whether ``url`` names the http or https scheme (well-formed or not)."""
+    return url[:6].lower().startswith(("http:", "https:"))
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def canonical(url):
-    """The canonical form used for dedupe, or None for a URL that is not http(s).
+    """The canonical form used for dedupe, or None for a URL that is not http(s) or is malformed.
 
     Fragment dropped, query arguments sorted, empty query dropped, escapes
     normalised, scheme and host lower-cased, default port dropped; the path
     keeps its case (w3lib.url.canonicalize_url).
+
+    Malformed means no request can be made of it: no host, a host that is not a
+    host name nor an IP address, a port out of 1-65535 (port 0 names no server),
+    brackets that do not hold an IPv6 address. Every admission and every link
+    extraction goes through here, so one answer (None) keeps all of them from
+    raising on such a URL; :func:`resolve` tells malformed from not-http apart.
     """
-    scheme = url[:6].lower()
-    if not (scheme.startswith("http:") or scheme.startswith("https:")):
+    if not is_http(url):
         return None
     try:
         canon = canonicalize_url(url)
         parts = urlsplit(canon)
-        if not parts.hostname:
+        host = parts.hostname
+        if not host:
             return None
         port = parts.port
     except ValueError:
+        return None
+    if port == 0:
+        return None
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    elif not _HOST_RE.match(host):
         return None
     if port is not None and port == _DEFAULT_PORTS.get(parts.scheme):
         netloc = parts.netloc.rsplit(":", 1)[0]
@@ -57,7 +93,13 @@ def join(base, href):
     A site spells the same relative links on every page of a folder, and
     ``urljoin`` costs ~25 us; an href with a path or a host resolves the same
     against ``http://h/dir/page.html`` as against ``http://h/dir/``.
+    Raises ValueError for what urljoin cannot parse (``http://[::1``).
     """
+    head = href[:9]
+    if "///" in head or "\\" in head:  # a cheap test first: this runs for every link
+        fixed = _authority_slashes(base, href)
+        if fixed is not None:
+            return urljoin(base, fixed)
     if not href or href[0] in "?#":
         return urljoin(base, href)
     end = len(base)
@@ -69,6 +111,99 @@ def join(base, href):
     if slash < base.find("//") + 2:
         return urljoin(base, href)  # no path at all: http://host
     return _join_dir(base[:slash + 1], href)
+
+
+def _authority_slashes(base, href):
+    """``href`` with the slashes before its host made ``//``, or None when they are already.
+
+    ``///host/path`` and ``http:\\\\host`` name the host ``host`` in a browser and in
+    Scrapy's redirects; urljoin would read an empty host, or a path on the base's host.
+    """
+    m = _AUTHORITY_SLASHES.match(href)
+    if m is None:
+        return None
+    scheme = m.group(1)
+    slashes = m.group(0)[len(scheme) + 1:] if scheme else m.group(0)
+    if slashes == "//":
+        return None  # the usual spelling: urljoin reads it right
+    return f"{scheme or urlsplit(base).scheme}://{href[m.end():]}"
+
+
+def resolve(base, href):
+    """The absolute URL of a link ``href`` on a page whose base URL is ``base``, and its
+    canonical form: ``(url, canon)``, ``canon`` None for a URL that is not http(s)
+    (``mailto:``, ``ftp:``: not followed, and not an error either).
+
+    :raises InvalidURL: for a malformed http(s) URL (see :func:`canonical`), or one
+        urljoin cannot even parse.
+    """
+    try:
+        url = join(base, href)
+    except ValueError as exc:
+        raise InvalidURL(f"{href!r}: {exc}") from None
+    canon = canonical(url)
+    if canon is None and is_http(url):
+        raise InvalidURL(f"{href!r} is not a valid URL")
+    return url, canon
+
+
+def location_url(base, location):
+    """The absolute URL a ``Location`` header names, as browsers and Scrapy read it.
+
+    http.client decodes header bytes as latin-1, so the text here holds the bytes the
+    server sent: they are taken back as bytes and given to w3lib, which reads UTF-8 and
+    percent-encodes every byte that is not part of valid UTF-8 (``/caf\\xc3\\xa9`` ->
+    ``/caf%C3%A9``, ``/caf\\xe9`` -> ``/caf%E9``); escapes already there stay as they are.
+
+    :raises InvalidURL: for a Location that is no URL, or a malformed http(s) one.
+    """
+    location = location.strip()
+    # Before w3lib, which reads ``///host/path`` as the path /host/path.
+    location = _authority_slashes(base, location) or location
+    try:
+        raw = location.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = location  # text that never was header bytes (a cache, a test): characters already
+    try:
+        url, _ = resolve(base, safe_url_string(raw))
+    except InvalidURL:
+        raise
+    except ValueError as exc:  # w3lib's own parse (brackets, ports), a UnicodeError
+        raise InvalidURL(f"{location!r}: {exc}") from None
+    return url
+
+
+def split_credentials(url):
+    """``url`` without a ``user:password@`` and the Basic ``Authorization`` value it held:
+    ``(url, authorization)``, ``authorization`` None when it had none.
+
+    A record's URL must never show a password, and a URL's credentials are what
+    requests and browsers send as Basic auth. The user and password are
+    percent-decoded, then encoded as UTF-8 (RFC 7617's charset; urllib3's
+    make_headers encodes latin-1, which cannot hold every password).
+    """
+    if "@" not in url:
+        return url, None
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url, None
+        clean = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    except ValueError:
+        return url, None  # malformed: refused later, with nothing to send
+    if not parts.username and not parts.password:
+        return clean, None  # a bare "@": nothing to send
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return clean, "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+def same_origin(a, b):
+    """Whether two http(s) URLs have the same origin: scheme, host and port (the default one made explicit)."""
+    try:
+        return (urlsplit(a).scheme.lower() == urlsplit(b).scheme.lower()
+                and host_key(a) == host_key(b))
+    except ValueError:
+        return False
 
 
 def request_url(url):
@@ -109,9 +244,15 @@ def _host_key_cached(origin):
     return host_key(origin)
 
 
+#: White space (str.isspace: the same characters as ``\s`` on str) and control characters.
+#: One regex search instead of a Python loop over the characters: 0.5 us instead of 5 us
+#: for a 100-character URL, a quarter of reading a seeds file.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def check_seed_url(url):
     """The reason ``url`` cannot be a seed, or None if it can."""
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+    if _SPACE_OR_CONTROL.search(url):
         return "contains spaces or control characters"
     try:
         parts = urlsplit(url)
@@ -127,6 +268,8 @@ def check_seed_url(url):
         return "has a bad port"
     if port == 0:
         return "has a bad port"
+    if canonical(url) is None:
+        return "is not a valid URL (its host is not a host name or IP address)"
     return None
 
 

@@ -6,8 +6,14 @@ batches, and after each flushed batch records in the job DB, in one
 transaction, which requests are committed and how far the output is durable;
 then it tells the coordinator. A request it has committed once is never
 written again, whoever sends it (a request can be fetched twice after a crash).
+
+What it logs reaches the user only under fork (a spawned process has no handler),
+so what the exporter could not write as given (fields CSV has no column for,
+SQLite keys that differ only in case) goes into the job DB with each commit, and
+the coordinator reports it at the end (:func:`report_notes`).
 """
 
+import logging
 import os
 import signal
 import time
@@ -15,8 +21,10 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import recv_handle
 
 from . import _messages as m
-from .exporters import open_exporter
+from .exporters import open_exporter, output_format
 from .jobdb import JobDB
+
+logger = logging.getLogger("scrapepool")
 
 #: A batch is flushed when it is this old (seconds) or this large (requests).
 FLUSH_EVERY = 0.05
@@ -45,13 +53,24 @@ class CommittedSet:
 
 
 class Writer:
-    def __init__(self, control, output, job_folder, durable):
+    """The writer's state; ``fields`` and ``append`` as for :func:`~scrapepool.exporters.open_exporter`
+    (``append`` matters only to a new job: a resumed one continues its own output)."""
+
+    def __init__(self, control, output, job_folder, durable, fields=(), append=False):
         self.control = control
         self.db = JobDB(job_folder, durable)
-        self.exporter = open_exporter(output, fsync=durable)
-        self.exporter.open(self.db.get("output_offset"))
+        self.exporter = open_exporter(output, fsync=durable, fields=fields, append=append)
+        offset = self.db.get("output_offset")
+        self.exporter.open(offset)
+        self.exporter.dropped.update(self.db.get("dropped_fields") or {})
+        self.exporter.merged.update(self.db.get("merged_fields") or {})
+        self.noted = self.exporter.noted
         self.committed = CommittedSet(self.db.committed_ids())
         self.records_total = self.db.get("output_records", 0)
+        if offset is None:
+            # A new job: where its output starts is made durable before anything is written,
+            # so that cutting back after a crash never cuts into a file we appended to.
+            self.db.commit_output([], self.exporter.commit(), self.records_total)
         self.pipes = []
         self.batch = []
         self.batch_started = None
@@ -108,7 +127,11 @@ class Writer:
             written = len(out)
         offset = self.exporter.commit()
         self.records_total += written
-        self.db.commit_output(ids, offset, self.records_total)
+        notes = None
+        if self.exporter.noted != self.noted:
+            self.noted = self.exporter.noted
+            notes = {"dropped_fields": self.exporter.dropped, "merged_fields": self.exporter.merged}
+        self.db.commit_output(ids, offset, self.records_total, notes)
         self.control.send((m.W_COMMITTED, ids, written, offset))
 
     def finish(self):
@@ -118,12 +141,12 @@ class Writer:
         self.db.close()
 
 
-def run_writer(control, output, job_folder, durable):
+def run_writer(control, output, job_folder, durable, fields=(), append=False):
     """Entry point of the writer process (this runs in the child)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        writer = Writer(control, output, job_folder, durable)
+        writer = Writer(control, output, job_folder, durable, fields, append)
         writer.run()
     except Exception as exc:
         try:
@@ -132,3 +155,32 @@ def run_writer(control, output, job_folder, durable):
             pass
         os._exit(1)
     os._exit(0)
+
+
+#: At most this many fields are named one by one in the warnings at the end of a crawl.
+REPORT_FIELDS = 20
+
+
+def report_notes(db, output):
+    """Warn, once per key, about what the output could not hold as given; returns the number of
+    values dropped (the ``dropped_fields`` stat). Runs in the coordinator, at the end of a run:
+    the counts are the job's, read from the job DB where the writer commits them."""
+    dropped = db.get("dropped_fields") or {}
+    merged = db.get("merged_fields") or {}
+    csv = output_format(output) == "csv"
+    lines = []
+    for key, count in sorted(dropped.items(), key=lambda kv: -kv[1]):
+        values = f"{count} value{'s' * (count != 1)}"
+        if csv:
+            lines.append(f"field {key!r} is not one of the CSV's columns (the first record's keys): "
+                         f"{values} dropped; --fields names every column")
+        else:
+            lines.append(f"field {key!r} shares its SQLite column with a key that differs only in "
+                         f"case: {values} lost where a record had both")
+    for key, column in sorted(merged.items()):
+        lines.append(f"field {key!r} is stored in column {column!r} (SQLite column names ignore case)")
+    for line in lines[:REPORT_FIELDS]:
+        logger.warning("%s: %s", output, line)
+    if len(lines) > REPORT_FIELDS:
+        logger.warning("%s: %d more fields could not be written as given", output, len(lines) - REPORT_FIELDS)
+    return sum(dropped.values())

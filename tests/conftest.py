@@ -25,7 +25,7 @@ ROBOTS = Page("User-agent: *\nDisallow:\n", content_type="text/plain")
 
 #: Every field of the stats dict the API and --stats return.
 STATS_KEYS = {"pages", "records", "requests", "status", "errors", "retries", "redirects", "robots_refused",
-              "spider_errors", "dropped", "fetcher_crashes", "bytes", "elapsed_s", "pages_per_s",
+              "spider_errors", "dropped", "dropped_fields", "invalid_links", "fetcher_crashes", "fetchers_replaced", "redirects_to_seen", "bytes", "elapsed_s", "pages_per_s",
               "peak_memory_mb", "finish_reason"}
 
 #: The built-in SiteSpider's record fields, in order.

@@ -30,7 +30,7 @@ def test_sitemap_seeds_the_builtin_spider(site_server, tmp_path, run_cli):
     assert rc == 0, err
     paths = sorted(r["url"][len(server.url):] for r in load_jsonl(tmp_path / "out.jsonl"))
     assert paths == ["/", "/orphan1", "/orphan2"]  # the sitemap itself gets no record
-    rc, out, err = run_cli("crawl", "seeds.txt", "-o", "out.jsonl", "-w", "1")
+    rc, out, err = run_cli("crawl", "seeds.txt", "-O", "out.jsonl", "-w", "1")  # -O: a new file
     assert rc == 0 and len(load_jsonl(tmp_path / "out.jsonl")) == 1  # without --sitemap: orphans unseen
 
 

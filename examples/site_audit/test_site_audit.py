@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 def crawl(seeds, *args, cwd):
     """``scrapepool crawl SEEDS ARGS -q --stats stats.json`` -> (records, stats)."""
     out, stats = cwd / "audit.jsonl", cwd / "stats.json"
-    proc = subprocess.run([sys.executable, "-m", "scrapepool", "crawl", str(seeds), "-o", str(out),
+    proc = subprocess.run([sys.executable, "-m", "scrapepool", "crawl", str(seeds), "-O", str(out),
                            "-q", "--stats", str(stats), *args],
                           cwd=str(cwd), capture_output=True, text=True, timeout=50,
                           stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -1,24 +1,19 @@
-"""``scrapepool demo``: serve the bundled site, crawl it with examples/quotes.py, stop the site."""
+"""``scrapepool demo``: serve the bundled site, crawl it with the bundled quotes spider, stop the site."""
 
-import os
-
-from ..exceptions import UsageError
-
-#: The example spider, next to the package in a source checkout (``pip install -e .``).
-EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                       "examples", "quotes.py")
+#: The demo's spider, inside the package so that a regular install has it (examples/quotes.py
+#: imports it too).
+SPIDER = "scrapepool.demo.spider:QuotesSpider"
 
 
 def run_demo(args):
     from ..cli import run_crawl
     from . import serve
 
-    if not os.path.isfile(EXAMPLE):
-        raise UsageError(f"the demo needs examples/quotes.py from a source checkout; not found at {EXAMPLE}")
-    opts = {"output": args.output, "workers": args.workers, "stats_path": args.stats_path,
-            "progress": not args.quiet}
+    # The demo writes its output afresh each time: run twice, it still shows one crawl.
+    opts = {"output": args.output, "overwrite_output": True, "workers": args.workers,
+            "stats_path": args.stats_path, "progress": not args.quiet}
     with serve() as server:
         if not args.quiet:
             print(f"scrapepool demo: serving the demo site on {server.url}/ and crawling it "
-                  f"with examples/quotes.py", flush=True)
-        return run_crawl(f"{EXAMPLE}:QuotesSpider", [server.url + "/"], opts, quiet=args.quiet)
+                  f"with scrapepool/demo/spider.py (as in examples/quotes.py)", flush=True)
+        return run_crawl(SPIDER, [server.url + "/"], opts, quiet=args.quiet)

@@ -292,7 +292,7 @@ def expected_counts() -> Dict[str, object]:
         "broken_link": BROKEN_LINK,
         "slow_page": SLOW_PAGE,
         "slow_delay": SLOW_DELAY,
-        # QuotesSpider (examples/quotes.py): list pages + author pages + the one 404
+        # QuotesSpider (scrapepool/demo/spider.py): list pages + author pages + the one 404
         "spider_requests": list_pages + len(AUTHORS) + 1,
         "spider_records": len(QUOTES) + len(AUTHORS),
     }
