@@ -1,39 +1,98 @@
-"""The messages that cross process boundaries, all plain tuples, in one place.
+"""The messages that cross process boundaries, one named type per kind, in one place.
 
-Plain tuples pickle small and fast, and can never drag a session, a soup or a
-spider along (STYLE.md, traps 2-4). Every channel and what travels on it:
+Each is a NamedTuple of plain data: it pickles small and fast, can never drag a
+session, a soup or a spider along (STYLE.md, traps 2-4), and its fields are read by
+name, never by index. A receiver dispatches on ``type(msg)``. Every channel and what
+travels on it:
 
-coordinator -> fetchers, the shared ``multiprocessing.Queue`` (a bounded window):
-    ``Job`` tuples, or ``None``: the sentinel, one per live fetcher, meaning "finish and exit".
+coordinator -> fetchers, the job queue (jobqueue.py; a bounded window):
+    Job, or None: the sentinel, one per live fetcher, meaning "finish and exit".
 
-fetcher -> coordinator, one events Pipe per fetcher (``send`` pickles
-synchronously, so what was sent before a crash is not lost, unlike ``Queue.put``):
-    (CLAIMED, req_id)                 right after the fetcher took the job
-    (OUTCOME, req_id, status, error, kind, children, info)
-                                      info["redirect"] = (url, method): not an outcome but
-                                      a redirect, whose next hop the coordinator schedules
-    (IDLE,)                           the shared queue was empty for a while
-    (RETIRE, rss_mb)                  past max_memory_mb: takes no new job, finishes its own,
-                                      then GOODBYE; the coordinator starts a replacement now
-    (GOODBYE,)                        after the sentinel (or RETIRE); nothing more follows
-    (FATAL, text)                     the spider cannot even be loaded here: the crawl stops
+fetcher -> coordinator, one events Pipe per fetcher (``send`` pickles synchronously,
+so what was sent before a crash is not lost, unlike ``Queue.put``):
+    Claimed     right after the fetcher took the job
+    Outcome     the request's outcome, its children (Child) and what the stats want;
+                info["redirect"] = (url, method): not an outcome but a redirect, whose
+                next hop the coordinator schedules
+    Idle        the shared queue was empty for a while
+    Retire      past max_memory_mb: takes no new job, finishes its own, then Goodbye;
+                the coordinator starts a replacement now
+    Goodbye     after the sentinel (or Retire); nothing more follows
+    Fatal       the spider cannot even be loaded here: the crawl stops
 
 fetcher -> writer, one records Pipe per fetcher:
-    (req_id, [record, ...])           for every page job, also with no record, so the
-                                      writer can mark the request committed
+    Records     for every page job, also with no record, so the writer can mark the
+                request committed (the coordinator sends it too, for the records it makes)
 
 coordinator <-> writer, one duplex control Pipe:
-    -> (W_RECORDS, req_id, [records]) records the coordinator makes (a poison page's error record)
-    -> (W_PIPE,)  followed by a file descriptor: a new fetcher's records pipe
-    -> (W_STOP,)                      read every pipe to its end, flush, exit
-    <- (W_COMMITTED, [req_ids], n_records, offset)  durable in the output
-    <- (W_FAILED, text)               the output cannot be written: fatal
+    -> Records      records the coordinator makes (a poison page's error record)
+    -> NewPipe      followed by a file descriptor: a new fetcher's records pipe
+    -> Stop         read every pipe to its end, flush, exit
+    <- Committed    durable in the output
+    <- WriteFailed  the output cannot be written: fatal
 """
 
 from typing import NamedTuple
 
-CLAIMED, OUTCOME, IDLE, GOODBYE, FATAL, RETIRE = "C", "O", "I", "G", "F", "R"
-W_RECORDS, W_PIPE, W_STOP, W_COMMITTED, W_FAILED = "r", "p", "s", "c", "f"
+
+class Claimed(NamedTuple):
+    req_id: int
+
+
+class Outcome(NamedTuple):
+    req_id: int
+    #: HTTP status of the last response (None: no response).
+    status: "int | None"
+    #: None, or a short text for the record's ``error`` field.
+    error: "str | None"
+    #: None, or the error's kind for the stats (timeout, http_404, internal, ...).
+    kind: "str | None"
+    #: Child requests (Child tuples), already canonicalised and deduped within the page.
+    children: list
+    #: bytes, retries, started, final_url, records, spider_errors, cookies, redirect, ...
+    info: dict
+
+
+class Idle(NamedTuple):
+    pass
+
+
+class Retire(NamedTuple):
+    rss_mb: int
+
+
+class Goodbye(NamedTuple):
+    pass
+
+
+class Fatal(NamedTuple):
+    text: str
+
+
+class Records(NamedTuple):
+    req_id: int
+    records: list
+
+
+class NewPipe(NamedTuple):
+    pass
+
+
+class Stop(NamedTuple):
+    pass
+
+
+class Committed(NamedTuple):
+    req_ids: list
+    #: Records written in this batch.
+    n_records: int
+    #: The output's committed offset (bytes, or rows for SQLite).
+    offset: "int | None"
+
+
+class WriteFailed(NamedTuple):
+    text: str
+
 
 #: Job kinds.
 PAGE, ROBOTS = 0, 1
@@ -65,7 +124,16 @@ class Job(NamedTuple):
     dont_filter: bool = False
 
 
-#: A child request, as a fetcher reports it: already canonicalised and deduped within its page.
-#: (fingerprint, url, method, headers, body, callback, meta, priority, dont_filter, errback)
-CHILD_FIELDS = ("fp", "url", "method", "headers", "body", "callback", "meta", "priority",
-                "dont_filter", "errback")
+class Child(NamedTuple):
+    """A child request, as a fetcher reports it: already canonicalised and deduped within its page."""
+
+    fp: int
+    url: str
+    method: str
+    headers: "dict | None"
+    body: "bytes | None"
+    callback: "str | None"
+    meta: "dict | None"
+    priority: int
+    dont_filter: bool
+    errback: "str | None"

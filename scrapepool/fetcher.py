@@ -88,7 +88,7 @@ class Fetcher:
         pickled raises before a byte is written, so the pipe stays whole)."""
         try:
             with self.records_lock:
-                self.records.send((req_id, records))
+                self.records.send(m.Records(req_id, records))
         except (OSError, EOFError) as exc:
             raise _ChannelClosed() from exc
 
@@ -107,7 +107,7 @@ class Fetcher:
                     continue
                 if self.retire.is_set():
                     self.slots.release()
-                    self.send_event((m.RETIRE, _rss_mb()))
+                    self.send_event(m.Retire(_rss_mb()))
                     break
                 job = None
                 waited = 0.0
@@ -122,15 +122,15 @@ class Fetcher:
                         if os.getppid() != parent:
                             return  # the coordinator is gone: nobody to report to
                         if not idle_sent:
-                            self.send_event((m.IDLE,))
+                            self.send_event(m.Idle())
                             idle_sent = True
                 if job is None:
                     self.slots.release()
                     if self.retire.is_set():
-                        self.send_event((m.RETIRE, _rss_mb()))
+                        self.send_event(m.Retire(_rss_mb()))
                     break
                 idle_sent = False
-                self.send_event((m.CLAIMED, job.req_id))
+                self.send_event(m.Claimed(job.req_id))
                 self.local.put(job)
         finally:
             for _ in threads:
@@ -139,7 +139,7 @@ class Fetcher:
             for t in threads:
                 t.join(max(0.1, deadline - time.monotonic()))
             self.pipelines.close()
-        self.send_event((m.GOODBYE,))
+        self.send_event(m.Goodbye())
 
     def work(self):
         with _profiled(f"fetcher-{os.getpid()}-{threading.current_thread().name}"):
@@ -204,7 +204,7 @@ class Fetcher:
                 raise
             except BaseException:  # noqa: B036 - the record would not pickle
                 self.send_records(job.req_id, [])
-        self.send_event((m.OUTCOME, job.req_id, None, error, "internal", [], info))
+        self.send_event(m.Outcome(job.req_id, None, error, "internal", [], info))
 
     def handle(self, job, downloader):
         result = self.cache.get(job) if self.cache is not None else None
@@ -217,14 +217,14 @@ class Fetcher:
         info = {"bytes": len(result.body), "retries": result.retries, "started": result.started,
                 "final_url": result.final_url}
         if result.kind == "interrupted":  # stopping: the request is left for a resume
-            self.send_event((m.OUTCOME, job.req_id, result.status, result.error, result.kind, [], info))
+            self.send_event(m.Outcome(job.req_id, result.status, result.error, result.kind, [], info))
             return
         if getattr(result, "cookies", None):
             info["cookies"] = result.cookies
         if job.kind == m.ROBOTS:
             if result.error is None and result.status == 200:
                 info["robots"] = result.body[:512 * 1024].decode("utf-8", "replace")
-            self.send_event((m.OUTCOME, job.req_id, result.status, result.error, result.kind, [], info))
+            self.send_event(m.Outcome(job.req_id, result.status, result.error, result.kind, [], info))
             return
         error, kind = result.error, result.kind
         location = result.headers.get("Location") if result.status in REDIRECT_STATUSES else None
@@ -235,7 +235,7 @@ class Fetcher:
             if kind is None:
                 # The coordinator schedules the next hop (robots.txt, delay): no record yet.
                 info["redirect"] = (target, redirect_method(result.status, job.method))
-                self.send_event((m.OUTCOME, job.req_id, result.status, None, None, [], info))
+                self.send_event(m.Outcome(job.req_id, result.status, None, None, [], info))
                 return
         records, children = [], []
         spider_errors = []
@@ -262,7 +262,7 @@ class Fetcher:
             self.send_records(job.req_id, [])
         if spider_errors:
             info["spider_errors"] = spider_errors
-        self.send_event((m.OUTCOME, job.req_id, result.status, error, kind, children, info))
+        self.send_event(m.Outcome(job.req_id, result.status, error, kind, children, info))
 
     def run_spider(self, job, result, error, kind, records, children, spider_errors, info):
         """Callback (or errback / error record) and pipelines; returns the page's (error, kind).
@@ -391,8 +391,8 @@ class Fetcher:
         errback = _callback_name(self.spider, req.errback, "errback") if req.errback else None
         if req.meta:
             _check_json(req.meta)
-        return (fp, url, req.method, req.headers, req.body, callback, req.meta or None,
-                req.priority, req.dont_filter, errback)
+        return m.Child(fp, url, req.method, req.headers, req.body, callback, req.meta or None,
+                       req.priority, req.dont_filter, errback)
 
 
 @contextlib.contextmanager
@@ -481,7 +481,7 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
 
             cache = HttpCache(settings.http_cache, settings.http_cache_expire)
     except Exception as exc:
-        events.send((m.FATAL, f"fetcher could not start the spider: {_describe(exc)}"))
+        events.send(m.Fatal(f"fetcher could not start the spider: {_describe(exc)}"))
         os._exit(3)
     fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache, current,
                       stop)

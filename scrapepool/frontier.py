@@ -29,6 +29,7 @@ import json
 import logging
 import time
 from collections import deque
+from typing import NamedTuple
 
 from protego import Protego
 
@@ -47,6 +48,23 @@ ROBOTS_MAX = 512 * 1024
 SETTLE_WAIT = 2.0
 
 
+class Pending(NamedTuple):
+    """A request waiting in the frontier (its req_id is the heap item's key)."""
+
+    url: str
+    method: str
+    headers: "dict | None"
+    body: "bytes | None"
+    callback: "str | None"
+    meta: "dict | None"
+    depth: int
+    attempt: int
+    errback: "str | None"
+    #: For a redirect hop: (URL first requested, URLs redirected to so far); None otherwise.
+    hop: "tuple | None"
+    dont_filter: bool
+
+
 class _Host:
     __slots__ = ("waiting", "inflight", "next_time", "robots", "delay")
 
@@ -60,7 +78,9 @@ class _Host:
 
 
 class Frontier:
-    """Admission, pending order and per-host scheduling, with write-ahead to the job DB."""
+    """Admission, pending order and per-host scheduling, with write-ahead to the job DB.
+
+    The local implementation of :class:`~scrapepool.frontier_protocol.FrontierAPI`."""
 
     def __init__(self, db: JobDB, settings, domains, memory_cap=None):
         self.db = db
@@ -148,14 +168,24 @@ class Frontier:
                 self.disk_cursor = req_id - 1
             self.on_disk += 1
         else:
-            heapq.heappush(self.heap, (-priority, req_id, (url, method, headers, body, callback, meta,
-                                                           depth, 0, errback, None, dont_filter)))
+            heapq.heappush(self.heap, (-priority, req_id, Pending(
+                url, method, headers, body, callback, meta, depth, 0, errback, None, dont_filter)))
             if self.by_depth and not dont_filter:
                 self._track(fp, req_id, depth)
         return req_id
 
     def mark_seen(self, fp):
         self.seen.add(fp)
+
+    def is_seen(self, fp):
+        return fp in self.seen
+
+    def take_refused_hops(self):
+        hops, self.refused_hops = self.refused_hops, []
+        return hops
+
+    def keep(self, key, value):
+        self.kv_pending[key] = value
 
     def requeue(self, job, attempt):
         """A request whose fetcher died goes back, ahead of newer requests."""
@@ -173,7 +203,7 @@ class Frontier:
                          (job.origin or job.url, job.hops + (url,)))
 
     def _push_ahead(self, job, url, method, body, attempt, hop):
-        heapq.heappush(self.heap, (-1 << 30, job.req_id, (
+        heapq.heappush(self.heap, (-1 << 30, job.req_id, Pending(
             url, method, job.headers, body, job.callback, job.meta, job.depth, attempt, job.errback, hop,
             job.dont_filter)))
 
@@ -203,7 +233,7 @@ class Frontier:
 
     def _depth(self, req_id, entry):
         fp = self.unsettled_ids.get(req_id)
-        return entry[6] if fp is None else self.unsettled_fp[fp][1]
+        return entry.depth if fp is None else self.unsettled_fp[fp][1]
 
     def _settle(self, req_id, entry):
         """``entry`` with its final depth, or None while a shorter path to it may still turn up.
@@ -220,7 +250,7 @@ class Frontier:
         if fp is not None:
             del self.unsettled_fp[fp]
         self.settled[req_id] = depth
-        return entry if depth == entry[6] else entry[:6] + (depth,) + entry[7:]
+        return entry if depth == entry.depth else entry._replace(depth=depth)
 
     def _done(self, req_id):
         """A settled request has its outcome (or was refused): held ones may be released."""
@@ -268,7 +298,7 @@ class Frontier:
         rows = self.db.load_pending(self.disk_cursor, want)
         for (req_id, url, method, headers, body, callback, errback, meta, depth, priority,
              attempts, dont_filter) in rows:
-            heapq.heappush(self.heap, (-priority, req_id, (
+            heapq.heappush(self.heap, (-priority, req_id, Pending(
                 url, method, json.loads(headers) if headers else None, body, callback,
                 json.loads(meta) if meta else {}, depth, attempts, errback, None, bool(dont_filter))))
             if self.by_depth and req_id not in self.settled:
@@ -297,14 +327,14 @@ class Frontier:
             self.starved_since = None
             item = heapq.heappop(self.heap)
             _, req_id, entry = item
-            if self.by_depth and entry[9] is None:  # a redirect hop is settled already
+            if self.by_depth and entry.hop is None:  # a redirect hop is settled already
                 entry = self._settle(req_id, entry)
                 if entry is None:
                     self.held.append(item)
                     continue
             if not self.polite:
                 return self._job(req_id, entry, now)
-            host = host_key(entry[0])
+            host = host_key(entry.url)
             hs = self.hosts.get(host)
             if hs is None:
                 hs = self.hosts[host] = _Host(self.settings.delay)
@@ -313,7 +343,7 @@ class Frontier:
                     hs.waiting.append((req_id, entry))
                     self.waiting += 1
                     hs.robots = False
-                    return self._robots_job(entry[0], now)
+                    return self._robots_job(entry.url, now)
                 hs.robots = True
             if not hs.waiting and self._host_ready(hs, now):
                 job = self._check_robots(host, hs, req_id, entry, now)
@@ -344,10 +374,10 @@ class Frontier:
 
     def _check_robots(self, host, hs, req_id, entry, now):
         parser = hs.robots
-        if parser is not True and not parser.can_fetch(entry[0], self.settings.user_agent):
+        if parser is not True and not parser.can_fetch(entry.url, self.settings.user_agent):
             self.robots_refused += 1
-            logger.debug("forbidden by robots.txt: %s", entry[0])
-            if entry[9] is not None:
+            logger.debug("forbidden by robots.txt: %s", entry.url)
+            if entry.hop is not None:
                 # A redirect into a forbidden URL: the request was made, its record says why
                 # it ends here (the engine writes it and records the outcome).
                 self.refused_hops.append(self._job(req_id, entry, now))
@@ -359,10 +389,10 @@ class Frontier:
         return self._job(req_id, entry, max(now, hs.next_time))
 
     def _job(self, req_id, entry, not_before):
-        url, method, headers, body, callback, meta, depth, attempt, errback, hop, dont_filter = entry
-        job = Job(req_id, url, method, headers, body, callback, meta or {}, depth, attempt, errback,
-                  not_before, dont_filter=dont_filter)
-        return job if hop is None else job._replace(origin=hop[0], hops=hop[1])
+        e = entry
+        job = Job(req_id, e.url, e.method, e.headers, e.body, e.callback, e.meta or {}, e.depth, e.attempt,
+                  e.errback, not_before, dont_filter=e.dont_filter)
+        return job if e.hop is None else job._replace(origin=e.hop[0], hops=e.hop[1])
 
     def _robots_job(self, url, now):
         from urllib.parse import urlsplit

@@ -41,11 +41,10 @@ class Progress:
         if now - self.last_t >= 1.0:
             self.rate = (st.pages - self.last_pages) / (now - self.last_t)
             self.last_pages, self.last_t = st.pages, now
-        alive = sum(1 for p in engine.fetchers.values() if p.process.is_alive())
         errors = sum(st.errors.values()) + st.spider_errors
         return (f"{st.pages} pages  {st.records} records  {self.rate:.0f}/s  "
-                f"queued {engine.frontier.pending}  in flight {len(engine.inflight)}  "
-                f"errors {errors}  fetchers {alive}  {st.elapsed:.0f}s")
+                f"queued {engine.frontier.pending}  in flight {engine.in_flight}  "
+                f"errors {errors}  fetchers {engine.fetchers_alive}  {st.elapsed:.0f}s")
 
     def update(self, engine):
         if not self.enabled:

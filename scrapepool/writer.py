@@ -86,11 +86,11 @@ class Writer:
                         msg = conn.recv()
                     except (EOFError, OSError):
                         return self.finish()  # the coordinator is gone
-                    if msg[0] == m.W_PIPE:
+                    if type(msg) is m.NewPipe:
                         self.pipes.append(Connection(recv_handle(conn)))
-                    elif msg[0] == m.W_RECORDS:
-                        self.add(msg[1], msg[2])
-                    elif msg[0] == m.W_STOP:
+                    elif type(msg) is m.Records:
+                        self.add(msg.req_id, msg.records)
+                    elif type(msg) is m.Stop:
                         stop_by = time.monotonic() + DRAIN_TIMEOUT
                 else:
                     try:
@@ -132,7 +132,7 @@ class Writer:
             self.noted = self.exporter.noted
             notes = {"dropped_fields": self.exporter.dropped, "merged_fields": self.exporter.merged}
         self.db.commit_output(ids, offset, self.records_total, notes)
-        self.control.send((m.W_COMMITTED, ids, written, offset))
+        self.control.send(m.Committed(ids, written, offset))
 
     def finish(self):
         if self.batch:
@@ -150,7 +150,7 @@ def run_writer(control, output, job_folder, durable, fields=(), append=False):
         writer.run()
     except Exception as exc:
         try:
-            control.send((m.W_FAILED, f"{type(exc).__name__}: {exc}"))
+            control.send(m.WriteFailed(f"{type(exc).__name__}: {exc}"))
         except OSError:
             pass
         os._exit(1)

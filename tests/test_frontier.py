@@ -105,3 +105,16 @@ def test_a_crawl_larger_than_the_memory_cap(tmp_path, site_server, monkeypatch):
     urls = [r["url"].split("?")[0] for r in load_jsonl(out)]
     assert len(urls) == len(set(urls)) == 80
     assert stats["finish_reason"] == "finished"
+
+
+def test_the_local_frontier_has_every_operation_of_the_frontier_interface(tmp_path):
+    from scrapepool.frontier_protocol import FrontierAPI, _implements
+    from scrapepool.jobdb import JobDB
+    from scrapepool.settings import Settings
+    from scrapepool.urls import DomainFilter
+
+    db = JobDB(str(tmp_path), durable=False)
+    frontier = Frontier(db, Settings(), DomainFilter(["127.0.0.1:9"]))
+    assert _implements(frontier) == []
+    assert {"admit", "next_job", "redirect", "requeue", "take_refused_hops", "keep"} <= set(vars(FrontierAPI))
+    db.close()
