@@ -3,7 +3,7 @@ robots.txt parking and per-host delays (pure unit tests, no processes)."""
 
 import pytest
 
-from scrapepool import frontier as frontier_mod
+from scrapepool import pending as pending_mod
 from scrapepool._messages import ROBOTS
 from scrapepool.frontier import Frontier
 from scrapepool.jobdb import JobDB
@@ -46,7 +46,7 @@ def test_spill_beyond_the_memory_cap_keeps_every_request_in_order(tmp_path):
     f = make(tmp_path, cap=10)
     for i in range(100):
         admit(f, f"http://127.0.0.1/p{i}")
-    assert len(f.heap) == 10 and f.on_disk == 90 and f.pending == 100
+    assert len(f.store.heap) == 10 and f.store.on_disk == 90 and f.pending == 100
     jobs = drain(f)
     assert [j.req_id for j in jobs] == list(range(1, 101))
     assert f.pending == 0
@@ -97,7 +97,7 @@ def test_delay_allows_one_request_per_host_at_a_time(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_a_crawl_larger_than_the_memory_cap(tmp_path, site_server, monkeypatch):
-    monkeypatch.setattr(frontier_mod, "MEMORY_CAP", 8)
+    monkeypatch.setattr(pending_mod, "MEMORY_CAP", 8)
     site = build_linked_site(80)
     server = site_server(site)
     out = tmp_path / "out.jsonl"

@@ -6,7 +6,7 @@ and on what the servers were asked for.
 
 import pytest
 
-from scrapepool import frontier as frontier_mod
+from scrapepool import depth as depth_mod
 from scrapepool.frontier import Frontier
 from scrapepool.jobdb import JobDB
 from scrapepool.settings import Settings
@@ -282,7 +282,7 @@ def test_max_depth_keeps_a_page_first_reached_too_deep(serve, tmp_path):
 
 def test_a_straggler_does_not_stall_the_crawl_for_its_depth(serve, tmp_path, monkeypatch):
     # Pages behind a shallower page that is very slow wait only SETTLE_WAIT for it, then go.
-    monkeypatch.setattr(frontier_mod, "SETTLE_WAIT", 0.2)
+    monkeypatch.setattr(depth_mod, "SETTLE_WAIT", 0.2)
     chain_pages = {f"/c{i}": f'<a href="/c{i + 1}">next</a>' for i in range(1, 8)}
     site = {"/robots.txt": ROBOTS, "/": '<a href="/slow">slow</a><a href="/c1">c1</a>',
             "/slow": Page('<a href="/c5">c5</a>', delay=1.5), "/c8": "<title>end</title>", **chain_pages}
