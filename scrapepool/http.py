@@ -90,13 +90,6 @@ class Request:
         self.dont_filter = bool(dont_filter)
         self.errback = errback
 
-    @staticmethod
-    def post_form(url, formdata=None, **kwargs):
-        """A POST of ``formdata`` urlencoded (see :func:`scrapepool.forms.post_form`)."""
-        from .forms import post_form
-
-        return post_form(url, formdata, **kwargs)
-
     def __repr__(self):
         return f"<Request {self.method} {self.url}>"
 
