@@ -230,6 +230,16 @@ def _stop_resource_tracker():
     we do; nothing waits for it then, so for a moment the crawl leaves a process
     behind in its session (a zombie where init does not reap). Stopping it here
     makes the command end with nothing of it still running.
+
+    Still needed, and multiprocessing has no public way to it (checked for issue 13,
+    Python 3.11): the tracker starts with the first spawned child (``popen_spawn_posix``
+    asks it for its pipe), whether or not anything makes a semaphore, and it only stops
+    at EOF on that pipe, after this process has exited; without this, 5 crawls out of
+    5 left it in their session after the command ended. CPython 3.14 stops and reaps
+    it at shutdown itself (gh-88887); there this is harmless. The finalizers run first
+    so the crawl's semaphores (the job queue's Lock, the stop Event's) are unlinked and
+    unregistered, even if a traceback in flight still holds them, and the tracker does
+    not report them as leaked.
     """
     import gc
     from multiprocessing import resource_tracker, util

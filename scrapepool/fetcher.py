@@ -23,8 +23,10 @@ import signal
 import threading
 import time
 import traceback
+import types
 
 from . import _messages as m
+from ._exit import hard_exit
 from .downloader import REDIRECT_STATUSES, Downloader, redirect_method, redirect_target
 from .exceptions import CloseSpider, PageTooLarge
 from .http import Request, Response, _callback_name
@@ -336,7 +338,10 @@ class Fetcher:
             out = callback(*args)
             if out is None:
                 return
-            if isinstance(out, (dict, Request)) or is_record(out):
+            # A single record returned: is_record only for what is neither a generator nor a
+            # list (its first call imports itemadapter, and through it Scrapy where installed).
+            if isinstance(out, (dict, Request)) or (
+                    not isinstance(out, (types.GeneratorType, list, tuple)) and is_record(out)):
                 out = (out,)
             for item in out:
                 if isinstance(item, dict) or (item is not None and not isinstance(item, Request)
@@ -482,7 +487,7 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
             cache = HttpCache(settings.http_cache, settings.http_cache_expire)
     except Exception as exc:
         events.send(m.Fatal(f"fetcher could not start the spider: {_describe(exc)}"))
-        os._exit(3)
+        hard_exit(3)
     fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache, current,
                       stop)
     try:
@@ -490,4 +495,4 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
     except (_ChannelClosed, BrokenPipeError, EOFError, ConnectionResetError):
         pass
     # Worker threads are daemons that may be stuck in a slow read; do not wait on them.
-    os._exit(0)
+    hard_exit(0)

@@ -1,41 +1,48 @@
-"""The job queue: a ``multiprocessing.Queue`` that the coordinator fills and the fetchers drain.
+"""The job queue: a one-way pipe that the coordinator fills and the fetchers drain.
 
-Two changes to how the standard Queue is used, both for robustness and speed:
+Built from multiprocessing's public pieces, a ``Pipe(duplex=False)`` and a
+``Lock``, rather than on ``multiprocessing.Queue``, for robustness and speed:
 
-- ``put_now`` writes to the Queue's pipe synchronously, in the coordinator's
-  own thread. ``Queue.put`` hands the item to a feeder thread, which costs a
+- ``put_now`` writes to the pipe synchronously, in the coordinator's own
+  thread. ``Queue.put`` hands the item to a feeder thread, which costs a
   thread wake-up and a GIL hand-off per job (measured: ~0.2 ms a put, the
   largest single cost of the coordinator) and loses an unpicklable item
   silently (STYLE.md, trap 2); here a pickling error is raised at the call.
   The coordinator keeps at most ``MAX_QUEUED_BYTES`` unclaimed in the pipe,
   below the pipe's capacity, so the write never blocks.
-- ``take`` waits without holding the Queue's process-shared read lock.
-  ``Queue.get`` holds that lock while it waits, so a fetcher killed while
+- ``take`` waits without holding the process-shared read lock.
+  ``Queue.get`` holds its lock while it waits, so a fetcher killed while
   idle (the usual moment) would leave it held and every other fetcher
   blocked for ever. Here only the read itself holds it (microseconds).
 
-Both use the Queue's ``_reader``, ``_writer`` and ``_rlock``, unchanged since
-Python 3.4; nothing else may use ``put``/``get`` on the same queue.
+A JobQueue goes to the fetchers as an argument of their ``Process`` (its
+Connections and its Lock are pickled for a spawned child then, and only then,
+as a ``multiprocessing.Queue`` is). Jobs are plain data (``_messages.Job``), so
+the plain ``pickle`` carries them; ``multiprocessing``'s own pickler only adds
+reducers for Connections, sockets and the like.
 """
 
 import fcntl
+import pickle
 import queue
 import time
-from multiprocessing.queues import Queue
-from multiprocessing.reduction import ForkingPickler
 
 __all__ = ["JobQueue", "MAX_QUEUED_BYTES"]
 
-#: Linux's F_SETPIPE_SZ; the default pipe holds 64 KiB.
-_F_SETPIPE_SZ = 1031
+#: Linux's F_SETPIPE_SZ (named in fcntl from Python 3.10); the default pipe holds 64 KiB.
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PIPE_SIZE = 1 << 20
 #: Unclaimed bytes the coordinator leaves in the pipe at most.
 MAX_QUEUED_BYTES = 48 * 1024
 
 
-class JobQueue(Queue):
+class JobQueue:
+    """One writer (the coordinator), many readers (the fetchers)."""
+
     def __init__(self, ctx):
-        super().__init__(ctx=ctx)
+        self._reader, self._writer = ctx.Pipe(duplex=False)
+        #: Held by a reader for one ``recv_bytes`` only (see ``take``).
+        self._rlock = ctx.Lock()
         self.capacity = 64 * 1024
         try:
             fcntl.fcntl(self._writer.fileno(), _F_SETPIPE_SZ, PIPE_SIZE)
@@ -45,7 +52,7 @@ class JobQueue(Queue):
 
     def put_now(self, obj):
         """Pickle and write ``obj`` now (coordinator only); returns its size in bytes."""
-        data = ForkingPickler.dumps(obj)
+        data = pickle.dumps(obj)
         self._writer.send_bytes(data)
         return len(data)
 
@@ -65,4 +72,12 @@ class JobQueue(Queue):
                 data = reader.recv_bytes()
             finally:
                 lock.release()
-            return ForkingPickler.loads(data)
+            return pickle.loads(data)
+
+    def close(self):
+        """Close this process's ends of the pipe (again: nothing)."""
+        self._reader.close()
+        self._writer.close()
+
+    def cancel_join_thread(self):
+        """Nothing to do: there is no feeder thread to wait for (``multiprocessing.Queue``'s API)."""

@@ -5,10 +5,10 @@ A spider crosses process boundaries as a *reference* (``pkg.mod:Class`` or
 and makes its own instance (rq's "recipe" pattern; STYLE.md, trap 3).
 """
 
-import importlib
 import importlib.util
 import inspect
 import os
+import pkgutil
 import sys
 
 from .exceptions import SpiderLoadError
@@ -90,6 +90,11 @@ def spider_ref(spider):
     return f"{spider.__module__}:{spider.__qualname__}"
 
 
+def _dotted(name):
+    """``name`` is dotted Python identifiers, as ``pkgutil.resolve_name`` reads them."""
+    return all(part.isidentifier() for part in name.split("."))
+
+
 def _load_file(path):
     path = os.path.abspath(path)
     if not os.path.isfile(path):
@@ -131,26 +136,26 @@ def load_spider(ref):
             raise SpiderLoadError(f"{ref.__name__} is not a Spider subclass")
         return ref
     target, sep, clsname = str(ref).rpartition(":")
-    if not sep or not target or not clsname:
+    if not sep or not target or not clsname or not _dotted(clsname):
         raise SpiderLoadError(f"spider reference {ref!r} must look like module:Class or file.py:Class")
     if target.endswith(".py") or os.sep in target:
-        module = _load_file(target)
-        where = target
+        modname = _load_file(target).__name__
     else:
+        if not _dotted(target):
+            raise SpiderLoadError(f"spider reference {ref!r} must look like module:Class or file.py:Class")
         if os.getcwd() not in sys.path and "" not in sys.path:
             sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as exc:
-            raise SpiderLoadError(f"spider module {target!r} not found ({exc})") from None
-        except Exception as exc:
-            raise SpiderLoadError(f"error while importing {target}: {type(exc).__name__}: {exc}") from None
-        where = target
-    obj = module
-    for part in clsname.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            raise SpiderLoadError(f"{where} has no class {clsname!r}")
+        modname = target
+    try:
+        obj = pkgutil.resolve_name(f"{modname}:{clsname}")
+    except ModuleNotFoundError as exc:
+        raise SpiderLoadError(f"spider module {target!r} not found ({exc})") from None
+    except AttributeError as exc:
+        if modname in sys.modules:  # imported: the class is what is missing
+            raise SpiderLoadError(f"{target} has no class {clsname!r}") from None
+        raise SpiderLoadError(f"error while importing {target}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        raise SpiderLoadError(f"error while importing {target}: {type(exc).__name__}: {exc}") from None
     if not (inspect.isclass(obj) and issubclass(obj, Spider)):
-        raise SpiderLoadError(f"{where}:{clsname} is not a Spider subclass")
+        raise SpiderLoadError(f"{target}:{clsname} is not a Spider subclass")
     return obj

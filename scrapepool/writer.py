@@ -14,13 +14,13 @@ the coordinator reports it at the end (:func:`report_notes`).
 """
 
 import logging
-import os
 import signal
 import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import recv_handle
 
 from . import _messages as m
+from ._exit import hard_exit
 from .exporters import open_exporter, output_format
 from .jobdb import JobDB
 
@@ -153,8 +153,8 @@ def run_writer(control, output, job_folder, durable, fields=(), append=False):
             control.send(m.WriteFailed(f"{type(exc).__name__}: {exc}"))
         except OSError:
             pass
-        os._exit(1)
-    os._exit(0)
+        hard_exit(1)
+    hard_exit(0)
 
 
 #: At most this many fields are named one by one in the warnings at the end of a crawl.
