@@ -466,9 +466,13 @@ class Engine:
         # Only the request whose spider code was running counts a try against it: the
         # others were merely downloading beside it in the same process.
         suspect = proc.current.value
+        # An overdue request counts a try too, unless another one's spider code was
+        # running: then it was only waiting behind it for the parse lock.
         for entry in self.ledger.lost_with(proc.pid):
-            self._retry_lost(entry.job, count_attempt=entry.job.req_id == suspect or entry.overdue,
-                             kind="lost" if entry.overdue else "poison")
+            req_id = entry.job.req_id
+            blamed = req_id == suspect or (entry.overdue and not suspect)
+            self._retry_lost(entry.job, count_attempt=blamed,
+                             kind="lost" if entry.overdue and blamed else "poison")
         if not self.stopping and self.stop_signal is None and not self.fatal:
             if self.crashes > 20 + 10 * self.settings.workers:
                 self.fatal = ScrapepoolError(f"fetchers keep dying ({self.crashes} deaths): giving up")
