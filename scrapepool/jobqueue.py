@@ -78,6 +78,3 @@ class JobQueue:
         """Close this process's ends of the pipe (again: nothing)."""
         self._reader.close()
         self._writer.close()
-
-    def cancel_join_thread(self):
-        """Nothing to do: there is no feeder thread to wait for (``multiprocessing.Queue``'s API)."""

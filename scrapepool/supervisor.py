@@ -213,5 +213,4 @@ class Supervisor:
             proc.join(2)
         self.fetchers.clear()
         if self.job_queue is not None:
-            self.job_queue.cancel_join_thread()
             self.job_queue.close()
