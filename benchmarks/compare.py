@@ -33,7 +33,7 @@ import time
 import psutil
 from w3lib.url import canonicalize_url
 
-from scrapepool.testserver import SiteServer
+from scrapepool.testing.testserver import SiteServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "

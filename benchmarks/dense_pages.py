@@ -23,7 +23,7 @@ import psutil
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from scrapepool.testserver import Page, SiteServer  # noqa: E402
+from scrapepool.testing.testserver import Page, SiteServer  # noqa: E402
 
 
 def tree_rss(proc):

@@ -30,8 +30,9 @@ import threading
 import time
 from collections import Counter
 
-from scrapepool.testserver import SiteServer
 from w3lib.url import canonicalize_url
+
+from scrapepool.testing.testserver import SiteServer
 
 
 def make_site(n, links=8, seed=1):

@@ -9,7 +9,7 @@ redirect to the account page, and the crawl keeps that cookie for the protected 
 """
 
 from scrapepool import Spider
-from scrapepool.forms import FormRequest
+from scrapepool.spiders.forms import FormRequest
 
 
 class LoginSpider(Spider):

@@ -1,7 +1,6 @@
 """The clean_pipeline example: CleanPipeline on its own, then in a real crawl (pytest plugin)."""
 
 import pytest
-
 from clean_pipeline import CatalogSpider, CleanPipeline  # pytest puts this folder on sys.path
 
 

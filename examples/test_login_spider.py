@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:  # the site builder lives with the project's tests
     sys.path.insert(0, str(ROOT))
 
 from login_spider import LoginSpider  # noqa: E402
+
 from tests.issue7_sites import LoginSite  # noqa: E402
 
 

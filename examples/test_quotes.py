@@ -5,8 +5,8 @@ The ``crawl_spider`` fixture comes with scrapepool (a pytest11 plugin): it serve
 """
 
 import pytest
-
 from quotes import QuotesSpider  # pytest puts this folder on sys.path (no __init__.py here)
+
 from scrapepool.demo import build_site, expected_counts
 
 

@@ -3,12 +3,12 @@
 import logging
 import os
 
-from .engine import Engine
+from .core.engine import Engine
 from .exceptions import UsageError
-from .exporters import check_output
-from .jobdb import DB_NAME
+from .output.exporters import check_output
+from .output.jobdb import DB_NAME
 from .settings import Settings
-from .spider import load_spider
+from .spiders.loading import load_spider
 
 __all__ = ["crawl", "build_settings", "check_settings_output"]
 

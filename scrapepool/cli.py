@@ -192,9 +192,9 @@ def _options(args):
 def run_crawl(spider_ref, seeds, opts, quiet=False):
     """Run one crawl with progress and summary; returns the exit status."""
     from .api import build_settings, check_settings_output
-    from .engine import Engine
-    from .progress import Progress
-    from .spider import load_spider
+    from .core.engine import Engine
+    from .core.progress import Progress
+    from .spiders.loading import load_spider
 
     spider_cls = load_spider(spider_ref)
     settings = build_settings(spider_cls, opts)
@@ -323,7 +323,7 @@ def _main(argv=None):
         if args.command == "demo":
             from .demo.run import run_demo
 
-            return run_demo(args)
+            return run_demo(args, run_crawl)
         opts = _options(args)
         seeds = read_seeds(args.seeds) if args.seeds else []
         return run_crawl(args.spider, seeds, opts, quiet=args.quiet)

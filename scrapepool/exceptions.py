@@ -64,7 +64,7 @@ class PageTooLarge(ScrapepoolError):
 
 
 class RecordError(ScrapepoolError):
-    """A record that cannot become plain data (see :mod:`scrapepool.records`).
+    """A record that cannot become plain data (see :mod:`scrapepool.spiders.records`).
 
     ``path`` names the field (``a.b[3]``; empty for the record itself), ``reason`` says why.
     """

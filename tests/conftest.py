@@ -1,6 +1,6 @@
 """Shared fixtures: real local sites, a linked-site builder, a CLI runner, a JSON-lines reader.
 
-Every crawl test talks to a real socket (scrapepool.testserver.SiteServer on
+Every crawl test talks to a real socket (scrapepool.testing.testserver.SiteServer on
 127.0.0.1, port 0); nothing here mocks the network.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapepool.testserver import Page
+from scrapepool.testing.testserver import Page
 
 ROOT = Path(__file__).resolve().parents[1]
 

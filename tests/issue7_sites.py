@@ -14,7 +14,7 @@ import threading
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from scrapepool.testserver import Page
+from scrapepool.testing.testserver import Page
 
 ROBOTS = Page("User-agent: *\nDisallow:\n", content_type="text/plain")
 

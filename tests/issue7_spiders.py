@@ -2,9 +2,9 @@
 ``tests.issue7_spiders:Name``."""
 
 from scrapepool import Request, Spider
-from scrapepool.forms import FormRequest
-from scrapepool.rules import CrawlSpider, LinkExtractor, Rule
-from scrapepool.sitemap import SitemapSpider
+from scrapepool.spiders.forms import FormRequest
+from scrapepool.spiders.rules import CrawlSpider, LinkExtractor, Rule
+from scrapepool.spiders.sitemap import SitemapSpider
 
 
 class SearchFormSpider(Spider):

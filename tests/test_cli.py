@@ -7,10 +7,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import ROBOTS, SITE_FIELDS, STATS_KEYS
 
 import scrapepool
-
-from conftest import ROBOTS, SITE_FIELDS, STATS_KEYS
 
 pytestmark = pytest.mark.timeout(60)
 

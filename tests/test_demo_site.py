@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup
 
 from scrapepool.demo import BROKEN_LINK, SLOW_PAGE, build_site, expected_counts, serve
 from scrapepool.demo.site import AUTHORS, QUOTES, TAGS
-from scrapepool.testserver import Page
+from scrapepool.testing.testserver import Page
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,8 +1,8 @@
-"""DepthKeeper (scrapepool/depth.py): a request waits while a shorter path to it may turn up."""
+"""DepthKeeper (scrapepool/core/depth.py): a request waits while a shorter path to it may turn up."""
 
-from scrapepool import depth as depth_mod
-from scrapepool.depth import DepthKeeper
-from scrapepool.pending import Pending
+from scrapepool.core import depth as depth_mod
+from scrapepool.core.depth import DepthKeeper
+from scrapepool.core.pending import Pending
 
 
 def item(req_id, depth, hop=None):

@@ -7,7 +7,7 @@ downloader that reads it as a GET waits for bytes that never come.
 import pytest
 
 from scrapepool import Request, Spider
-from scrapepool.testserver import Page
+from scrapepool.testing.testserver import Page
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,12 +12,10 @@ import threading
 import pytest
 
 from scrapepool import Request, Spider
-from scrapepool.downloader import redirect_request
-from scrapepool.testserver import Page
+from scrapepool.net.downloader import redirect_request
+from scrapepool.testing.testserver import Page
 from scrapepool.urls import InvalidURL, location_url
-
-from tests.web_sites import (ROBOTS, by_path, head, page_requests, raw_serve, respond,  # noqa: F401
-                             run_crawl, serve)
+from tests.web_sites import ROBOTS, by_path, head, page_requests, raw_serve, respond, run_crawl, serve  # noqa: F401
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -14,13 +14,12 @@ import logging
 import pytest
 
 from scrapepool import Request, Spider
-from scrapepool.builtin import page_links
-from scrapepool.http import Response
-from scrapepool.rules import CrawlSpider, LinkExtractor, Rule
-from scrapepool.sitemap import SitemapSpider, sitemap_urls_from_robots
-from scrapepool.testserver import Page
+from scrapepool.spiders.builtin import page_links
+from scrapepool.spiders.http import Response
+from scrapepool.spiders.rules import CrawlSpider, LinkExtractor, Rule
+from scrapepool.spiders.sitemap import SitemapSpider, sitemap_urls_from_robots
+from scrapepool.testing.testserver import Page
 from scrapepool.urls import canonical, check_seed_url
-
 from tests.web_sites import ROBOTS, by_path, page_requests, run_crawl, serve  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(30)

@@ -7,12 +7,11 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
+from conftest import ROBOTS, SITE_FIELDS, STATS_KEYS, page_path
 
 import scrapepool
 from scrapepool import OutputError, SpiderLoadError, UsageError
-from scrapepool.testserver import Page
-
-from conftest import ROBOTS, SITE_FIELDS, STATS_KEYS, page_path
+from scrapepool.testing.testserver import Page
 from tests.spiders import RaisesOnBad, ReportsCpus, TwoCallbacks, YieldsJunk
 
 pytestmark = pytest.mark.timeout(60)

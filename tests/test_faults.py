@@ -9,11 +9,10 @@ import threading
 import time
 
 import pytest
+from conftest import ROBOTS, ROOT, _env, load_jsonl
 
 import scrapepool
-from scrapepool.testserver import Page
-
-from conftest import ROBOTS, ROOT, _env, load_jsonl
+from scrapepool.testing.testserver import Page
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -2,7 +2,7 @@
 
 from scrapepool import Request, SiteSpider
 from scrapepool._messages import Job
-from scrapepool.fetcher import Fetcher
+from scrapepool.net.fetcher import Fetcher
 from scrapepool.settings import Settings
 from scrapepool.urls import DomainFilter
 

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from scrapepool import Request, Response
-from scrapepool.forms import FormRequest, post_form
+from scrapepool.spiders.forms import FormRequest, post_form
 from tests.issue7_sites import SearchSite, api_site, form_pairs, run_crawl
 
 

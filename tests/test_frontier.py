@@ -2,16 +2,15 @@
 robots.txt parking and per-host delays (pure unit tests, no processes)."""
 
 import pytest
-
-from scrapepool import pending as pending_mod
-from scrapepool._messages import ROBOTS
-from scrapepool.frontier import Frontier
-from scrapepool.jobdb import JobDB
-from scrapepool.settings import Settings
-from scrapepool.urls import DomainFilter, canonical, fingerprint
+from conftest import build_linked_site, load_jsonl
 
 import scrapepool
-from conftest import build_linked_site, load_jsonl
+from scrapepool._messages import ROBOTS
+from scrapepool.core import pending as pending_mod
+from scrapepool.core.frontier import Frontier
+from scrapepool.output.jobdb import JobDB
+from scrapepool.settings import Settings
+from scrapepool.urls import DomainFilter, canonical, fingerprint
 
 
 def make(tmp_path, cap=10, **settings):
@@ -108,8 +107,8 @@ def test_a_crawl_larger_than_the_memory_cap(tmp_path, site_server, monkeypatch):
 
 
 def test_the_local_frontier_has_every_operation_of_the_frontier_interface(tmp_path):
-    from scrapepool.frontier_protocol import FrontierAPI, _implements
-    from scrapepool.jobdb import JobDB
+    from scrapepool.core.frontier_protocol import FrontierAPI, _implements
+    from scrapepool.output.jobdb import JobDB
     from scrapepool.settings import Settings
     from scrapepool.urls import DomainFilter
 

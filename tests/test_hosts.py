@@ -1,8 +1,8 @@
-"""HostGate (scrapepool/hosts.py): robots.txt first, then one host's requests at its pace."""
+"""HostGate (scrapepool/core/hosts.py): robots.txt first, then one host's requests at its pace."""
 
 from scrapepool._messages import ROBOTS, Job
-from scrapepool.hosts import HostGate
-from scrapepool.pending import Pending
+from scrapepool.core.hosts import HostGate
+from scrapepool.core.pending import Pending
 from scrapepool.settings import Settings
 
 

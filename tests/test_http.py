@@ -6,8 +6,7 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from scrapepool import CallbackError, Request, Response, Spider
-from scrapepool.http import _callback_name
-
+from scrapepool.spiders.http import _callback_name
 from tests.spiders import TwoCallbacks
 
 
@@ -26,7 +25,7 @@ def test_request_is_plain_data_through_pickle():
                   headers={"X-A": "1"}, body="é=1", meta={"k": [1, "two"]}, priority=3,
                   dont_filter=True, errback="on_error")
     data = pickle.dumps(req)
-    assert b"scrapepool.spider" not in data and b"TwoCallbacks" not in data
+    assert b"scrapepool.spiders.spider" not in data and b"TwoCallbacks" not in data
     copy = pickle.loads(data)
     assert type(copy) is Request
     for name in Request.__slots__:

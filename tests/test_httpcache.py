@@ -8,10 +8,10 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from scrapepool._messages import Job
-from scrapepool.downloader import FetchResult
-from scrapepool.httpcache import HttpCache
-from scrapepool.pytest_plugin import crawl_site
-from scrapepool.testserver import Page
+from scrapepool.net.downloader import FetchResult
+from scrapepool.net.httpcache import HttpCache
+from scrapepool.testing.pytest_plugin import crawl_site
+from scrapepool.testing.testserver import Page
 
 BODY = b"<html><head><title>T</title></head><body>" + bytes(range(256)) + b"\n\r\n</body></html>"
 

@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, load_jsonl
 
 from scrapepool.demo import expected_counts
-
-from conftest import ROOT, load_jsonl
 
 
 def install_command(src, target):

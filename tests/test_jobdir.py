@@ -1,11 +1,11 @@
-"""JobDir (scrapepool/jobdir.py): which crawl a job directory belongs to."""
+"""JobDir (scrapepool/core/jobdir.py): which crawl a job directory belongs to."""
 
 import os
 
 import pytest
 
+from scrapepool.core.jobdir import JobDir
 from scrapepool.exceptions import JobDirError
-from scrapepool.jobdir import JobDir
 from scrapepool.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""The ledger (scrapepool/ledger.py) through every interleaving that matters for exactly-once.
+"""The ledger (scrapepool/core/ledger.py) through every interleaving that matters for exactly-once.
 
 A request is done exactly when both its outcome and its commit arrived, in either order;
 whatever dies in between, it is retried (removed from the ledger, for the frontier to
@@ -9,9 +9,9 @@ after a crash at each step of a request's life.
 import pytest
 
 from scrapepool._messages import Job
-from scrapepool.frontier import Frontier
-from scrapepool.jobdb import JobDB
-from scrapepool.ledger import CLAIMED, COMMITTED, HERE, OUTCOME, QUEUED, Ledger
+from scrapepool.core.frontier import Frontier
+from scrapepool.core.ledger import CLAIMED, COMMITTED, HERE, OUTCOME, QUEUED, Ledger
+from scrapepool.output.jobdb import JobDB
 from scrapepool.settings import Settings
 from scrapepool.urls import DomainFilter, canonical, fingerprint
 

@@ -6,11 +6,10 @@ The checks live in ``Settings.__post_init__``, so ``scrapepool.crawl(**settings)
 import math
 
 import pytest
+from conftest import ROBOTS
 
 from scrapepool import Settings, UsageError
 from scrapepool.settings import MAX_CONCURRENCY, MAX_WORKERS, WORKERS
-
-from conftest import ROBOTS
 
 pytestmark = pytest.mark.timeout(60)
 

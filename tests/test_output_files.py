@@ -15,14 +15,13 @@ import threading
 from multiprocessing import Pipe
 
 import pytest
+from conftest import ROBOTS, ROOT, SITE_FIELDS, _env, build_linked_site, load_jsonl
 
 import scrapepool
 from scrapepool import OutputError
-from scrapepool.exporters import check_output, cut_output, open_exporter, output_format
-from scrapepool.testserver import Page
-from scrapepool.writer import Writer
-
-from conftest import ROBOTS, ROOT, SITE_FIELDS, _env, build_linked_site, load_jsonl
+from scrapepool.output.exporters import check_output, cut_output, open_exporter, output_format
+from scrapepool.output.writer import Writer
+from scrapepool.testing.testserver import Page
 from tests.output_spiders import RECORDS, VaryingKeys
 
 pytestmark = pytest.mark.timeout(60)
@@ -417,7 +416,7 @@ def test_json_output_through_kill_9_and_resume_is_one_valid_array(tmp_path, site
 
 def test_crawl_site_returns_this_crawls_records_in_a_kept_output(tmp_path):
     """The pytest plugin's crawl_site reads its output back: it overwrites, never appends."""
-    from scrapepool.pytest_plugin import crawl_site
+    from scrapepool.testing.pytest_plugin import crawl_site
 
     site = {"/": "<title>x</title>"}
     out = tmp_path / "kept.jsonl"

@@ -1,7 +1,7 @@
-"""PendingStore (scrapepool/pending.py): memory up to its cap, the job DB beyond, written ahead."""
+"""PendingStore (scrapepool/core/pending.py): memory up to its cap, the job DB beyond, written ahead."""
 
-from scrapepool.jobdb import JobDB
-from scrapepool.pending import AHEAD, Pending, PendingStore
+from scrapepool.core.pending import AHEAD, Pending, PendingStore
+from scrapepool.output.jobdb import JobDB
 
 
 def entry(i):

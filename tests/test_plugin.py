@@ -8,15 +8,15 @@ import textwrap
 import pytest
 
 from scrapepool import Spider
-from scrapepool.pytest_plugin import CrawlResult, _spider_for_fetchers, crawl_site
-from scrapepool.testserver import Page, SiteServer
+from scrapepool.testing.pytest_plugin import CrawlResult, _spider_for_fetchers, crawl_site
+from scrapepool.testing.testserver import Page, SiteServer
 
 #: A test file as a user would write it in their own project: no conftest, no import of
 #: the plugin; the fixtures come from the pytest11 entry point.
 OUTSIDE = textwrap.dedent('''
     import pytest
     from scrapepool import Spider
-    from scrapepool.pytest_plugin import CrawlResult, crawl_site
+    from scrapepool.testing.pytest_plugin import CrawlResult, crawl_site
 
     SITE = {
         "/": '<h1>Shop</h1><a class="p" href="/p/1">one</a> <a class="p" href="/p/2">two</a>',
@@ -92,7 +92,7 @@ def test_spider_whose_module_is_not_importable_by_name(tmp_path, monkeypatch):
 def test_fixtures_are_registered_by_the_entry_point(pytester):
     pytester.makepyfile(test_empty="def test_nothing():\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fixtures")
-    result.stdout.fnmatch_lines(["*fixtures defined from scrapepool.pytest_plugin*",
+    result.stdout.fnmatch_lines(["*fixtures defined from scrapepool.testing.pytest_plugin*",
                                  "site_server -- *", "*Factory*", "crawl_spider -- *"])
 
 

@@ -8,10 +8,9 @@ import sys
 import threading
 
 import pytest
-
-from scrapepool.testserver import Page
-
 from conftest import ROOT, _env, load_jsonl
+
+from scrapepool.testing.testserver import Page
 from tests.issue7_sites import LoginSite
 
 pytestmark = pytest.mark.timeout(60)

@@ -1,4 +1,4 @@
-"""Records become plain data in the fetcher (scrapepool/records.py): unit tests of the
+"""Records become plain data in the fetcher (scrapepool/spiders/records.py): unit tests of the
 conversion, then crawls through the real engine against a real local server."""
 
 import collections
@@ -15,12 +15,11 @@ import types
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import ROBOTS
 
 import scrapepool
 from scrapepool.exceptions import RecordError, ScrapepoolError
-from scrapepool.records import MAX_DEPTH, is_record, to_plain
-
-from conftest import ROBOTS
+from scrapepool.spiders.records import MAX_DEPTH, is_record, to_plain
 from tests.records_spiders import nested
 
 

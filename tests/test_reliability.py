@@ -16,11 +16,10 @@ from collections import Counter
 
 import psutil
 import pytest
+from conftest import ROOT, _env, build_linked_site, load_jsonl
 
 import scrapepool
-from scrapepool.testserver import Page
-
-from conftest import ROOT, _env, build_linked_site, load_jsonl
+from scrapepool.testing.testserver import Page
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from scrapepool import Request, Response
-from scrapepool.rules import CrawlSpider, Link, LinkExtractor, Rule
+from scrapepool.spiders.rules import CrawlSpider, Link, LinkExtractor, Rule
 from tests.issue7_sites import rules_site, run_crawl
 
 PAGE = """<html><head><base href="http://shop.example/base/"></head><body>

@@ -6,8 +6,13 @@ import gzip
 import pytest
 
 from scrapepool import Request, Response
-from scrapepool.sitemap import (Sitemap, SitemapSpider, SitemapTooLarge, gunzip,
-                                sitemap_urls_from_robots)
+from scrapepool.spiders.sitemap import (
+    Sitemap,
+    SitemapSpider,
+    SitemapTooLarge,
+    gunzip,
+    sitemap_urls_from_robots,
+)
 from tests.issue7_sites import SitemapSite, run_crawl
 
 URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -5,7 +5,7 @@ import pickle
 import pytest
 from bs4 import BeautifulSoup, Comment, Doctype
 
-from scrapepool.soup import LeanHTMLBuilder, make_soup
+from scrapepool.spiders.soup import LeanHTMLBuilder, make_soup
 
 PAGES = {
     "plain": "<html><head><title>T</title></head><body><p>a<b>b</b>c</p></body></html>",
@@ -96,7 +96,7 @@ def test_every_bundled_demo_page():
 
 
 def test_response_soup_uses_the_lean_builder():
-    from scrapepool.http import Response
+    from scrapepool.spiders.http import Response
 
     resp = Response("http://example.test/", 200, {"Content-Type": "text/html"},
                     PAGES["multi-valued"].encode())

@@ -1,4 +1,4 @@
-"""The lean tree builder (scrapepool/soup.py) against the oldest supported BeautifulSoup.
+"""The lean tree builder (scrapepool/spiders/soup.py) against the oldest supported BeautifulSoup.
 
 The suite itself runs with the newest bs4 pip installs; this runs tests/test_soup.py
 (every node of the lean tree compared with the stock lxml builder's) once more in a
@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, _env
 
 #: The lower bound of ``beautifulsoup4`` in pyproject.toml.

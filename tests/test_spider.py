@@ -5,10 +5,9 @@ from pathlib import Path
 import pytest
 
 import scrapepool
-from scrapepool import SiteSpider, Spider, SpiderLoadError, UsageError, load_spider
-from scrapepool.spider import spider_ref
-
 import tests.spiders
+from scrapepool import SiteSpider, Spider, SpiderLoadError, UsageError, load_spider
+from scrapepool.spiders.loading import spider_ref
 from tests.spiders import TwoCallbacks
 
 SPIDERS_FILE = Path(__file__).resolve().parent / "spiders.py"
@@ -36,7 +35,7 @@ def test_a_class_is_returned_as_is():
 
 def test_module_ref():
     assert load_spider("tests.spiders:TwoCallbacks") is tests.spiders.TwoCallbacks
-    assert load_spider("scrapepool.builtin:SiteSpider") is SiteSpider
+    assert load_spider("scrapepool.spiders.builtin:SiteSpider") is SiteSpider
 
 
 def test_file_ref(tmp_path):

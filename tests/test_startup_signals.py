@@ -14,7 +14,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import _env
 
 pytestmark = pytest.mark.timeout(120)

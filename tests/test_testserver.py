@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from scrapepool.testserver import Page, SiteServer
+from scrapepool.testing.testserver import Page, SiteServer
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -2,8 +2,7 @@
 
 import pytest
 
-from scrapepool.testserver import Page
-
+from scrapepool.testing.testserver import Page
 from tests.web_sites import ROBOTS, by_path, page_requests, raw_serve, respond, run_crawl, serve  # noqa: F401
 
 pytestmark = pytest.mark.timeout(30)

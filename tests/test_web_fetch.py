@@ -8,13 +8,24 @@ from email.utils import formatdate
 import psutil
 import pytest
 
-from scrapepool.downloader import Downloader, FetchResult
+from scrapepool.net.downloader import Downloader, FetchResult
 from scrapepool.settings import Settings
-from scrapepool.testserver import Page
+from scrapepool.testing.testserver import Page
 from scrapepool.urls import DomainFilter
-
-from tests.web_sites import (ROBOTS, by_path, hang_up, raw_serve, respond, run_crawl,  # noqa: F401
-                             serve, short_body, silent, stream, trickle, trickle_head)
+from tests.web_sites import (  # noqa: F401
+    ROBOTS,
+    by_path,
+    hang_up,
+    raw_serve,
+    respond,
+    run_crawl,
+    serve,
+    short_body,
+    silent,
+    stream,
+    trickle,
+    trickle_head,
+)
 
 pytestmark = pytest.mark.timeout(30)
 

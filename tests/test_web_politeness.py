@@ -5,8 +5,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scrapepool.testserver import Page
-
+from scrapepool.testing.testserver import Page
 from tests.web_sites import ROBOTS, Stamps, run_crawl, serve  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(30)

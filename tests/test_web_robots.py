@@ -3,10 +3,18 @@ disallowed URLs never requested, Crawl-delay honoured, our own user agent matche
 
 import pytest
 
-from scrapepool.testserver import Page
-
-from tests.web_sites import (ROBOTS, Stamps, by_path, hang_up, page_requests, raw_serve,  # noqa: F401
-                             respond, run_crawl, serve)
+from scrapepool.testing.testserver import Page
+from tests.web_sites import (  # noqa: F401
+    ROBOTS,
+    Stamps,
+    by_path,
+    hang_up,
+    page_requests,
+    raw_serve,
+    respond,
+    run_crawl,
+    serve,
+)
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,13 +6,12 @@ and on what the servers were asked for.
 
 import pytest
 
-from scrapepool import depth as depth_mod
-from scrapepool.frontier import Frontier
-from scrapepool.jobdb import JobDB
+from scrapepool.core import depth as depth_mod
+from scrapepool.core.frontier import Frontier
+from scrapepool.output.jobdb import JobDB
 from scrapepool.settings import Settings
-from scrapepool.testserver import Page
+from scrapepool.testing.testserver import Page
 from scrapepool.urls import DomainFilter, canonical, fingerprint
-
 from tests.web_sites import ROBOTS, by_path, page_requests, run_crawl, serve  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(30)

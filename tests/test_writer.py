@@ -1,4 +1,4 @@
-"""Exporters (scrapepool.exporters) and the writer's bookkeeping (scrapepool.writer), in-process."""
+"""Exporters (scrapepool.output.exporters) and the writer's bookkeeping (scrapepool.output.writer), in-process."""
 
 import csv
 import json
@@ -9,8 +9,8 @@ import pytest
 
 from scrapepool import OutputError
 from scrapepool import _messages as m
-from scrapepool.exporters import check_output, cut_output, open_exporter, output_format
-from scrapepool.writer import CommittedSet, Writer
+from scrapepool.output.exporters import check_output, cut_output, open_exporter, output_format
+from scrapepool.output.writer import CommittedSet, Writer
 
 UNICODE = "héllo ✓ 日本 Привет"
 

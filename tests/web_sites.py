@@ -14,7 +14,7 @@ import time
 import pytest
 
 import scrapepool
-from scrapepool.testserver import Page, RequestInfo
+from scrapepool.testing.testserver import Page, RequestInfo
 
 #: Allow-all robots.txt.
 ROBOTS = Page("User-agent: *\nDisallow:\n", content_type="text/plain")

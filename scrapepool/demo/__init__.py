@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from ..testserver import SiteServer
+from ..testing.testserver import SiteServer
 from .site import BROKEN_LINK, SLOW_PAGE, build_site, expected_counts
 
 __all__ = ["BROKEN_LINK", "SLOW_PAGE", "build_site", "expected_counts", "main_serve", "serve"]

@@ -5,8 +5,8 @@
 SPIDER = "scrapepool.demo.spider:QuotesSpider"
 
 
-def run_demo(args):
-    from ..cli import run_crawl
+def run_demo(args, run_crawl):
+    """``run_crawl`` is the CLI's (given, not imported: the demo does not import the CLI back)."""
     from . import serve
 
     # The demo writes its output afresh each time: run twice, it still shows one crawl.

@@ -13,7 +13,7 @@ import re
 from collections import namedtuple
 from typing import Dict, List
 
-from ..testserver import Page
+from ..testing.testserver import Page
 
 Author = namedtuple("Author", "name born_date born_location description")
 Quote = namedtuple("Quote", "text author tags")

@@ -13,7 +13,7 @@ import re
 
 from w3lib.encoding import html_to_unicode
 
-from .urls import InvalidURL, join, resolve, split_credentials
+from ..urls import InvalidURL, join, resolve, split_credentials
 
 __all__ = ["Request", "Response"]
 
@@ -100,7 +100,7 @@ def _callback_name(spider, cb, what="callback"):
     Scrapy's ``_find_method`` does the same: callbacks must be spider methods,
     because they are looked up again by name in another process.
     """
-    from .exceptions import CallbackError
+    from ..exceptions import CallbackError
 
     if cb is None or isinstance(cb, str):
         if isinstance(cb, str) and not callable(getattr(spider, cb, None)):

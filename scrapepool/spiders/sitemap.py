@@ -20,9 +20,9 @@ import re
 import zlib
 from urllib.parse import urlsplit
 
+from ..urls import InvalidURL, canonical, is_http, resolve
 from .http import Request
 from .spider import Spider
-from .urls import InvalidURL, canonical, is_http, resolve
 
 __all__ = ["SitemapSpider", "Sitemap", "sitemap_urls_from_robots", "gunzip", "MAX_SITEMAP_SIZE"]
 

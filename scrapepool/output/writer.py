@@ -19,8 +19,8 @@ import time
 from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import recv_handle
 
-from . import _messages as m
-from ._exit import hard_exit
+from .. import _messages as m
+from .._exit import hard_exit
 from .exporters import open_exporter, output_format
 from .jobdb import JobDB
 
@@ -53,7 +53,7 @@ class CommittedSet:
 
 
 class Writer:
-    """The writer's state; ``fields`` and ``append`` as for :func:`~scrapepool.exporters.open_exporter`
+    """The writer's state; ``fields`` and ``append`` as for :func:`~scrapepool.output.exporters.open_exporter`
     (``append`` matters only to a new job: a resumed one continues its own output)."""
 
     def __init__(self, control, output, job_folder, durable, fields=(), append=False):

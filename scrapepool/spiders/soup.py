@@ -15,7 +15,7 @@ most of a fetcher's CPU.
 from bs4 import BeautifulSoup
 from bs4.builder._lxml import LXMLTreeBuilder
 
-from .exceptions import PageTooLarge
+from ..exceptions import PageTooLarge
 
 __all__ = ["make_soup", "LeanHTMLBuilder", "check_elements"]
 

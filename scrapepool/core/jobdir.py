@@ -15,8 +15,8 @@ import os
 import shutil
 import tempfile
 
-from .exceptions import JobDirError
-from .jobdb import DB_NAME, JobDB
+from ..exceptions import JobDirError
+from ..output.jobdb import DB_NAME, JobDB
 
 __all__ = ["JobDir"]
 

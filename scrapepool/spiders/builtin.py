@@ -2,9 +2,9 @@
 
 from bs4 import Tag
 
+from ..urls import InvalidURL, resolve
 from .http import Request
 from .sitemap import SitemapSpider
-from .urls import InvalidURL, resolve
 
 __all__ = ["SiteSpider", "page_links"]
 

@@ -6,33 +6,9 @@ returns the record, a changed record, or None to drop it. They run where the
 record is made, in the fetchers, so they use every core.
 """
 
-import inspect
-import pkgutil
-import sys
+from .loading import load_pipeline
 
-from .exceptions import UsageError
-
-__all__ = ["PipelineRunner", "load_pipeline"]
-
-
-def load_pipeline(ref):
-    """A pipeline class from a class or a ``module:Class`` string."""
-    if inspect.isclass(ref):
-        return ref
-    module, sep, name = str(ref).partition(":")
-    if not sep or not all(part.isidentifier() for part in f"{module}.{name}".split(".")):
-        raise UsageError(f"pipeline {ref!r} must look like module:Class")
-    try:
-        obj = pkgutil.resolve_name(f"{module}:{name}")
-    except AttributeError as exc:
-        if module in sys.modules:  # imported: the class is what is missing
-            raise UsageError(f"pipeline module {module!r} has no {name!r}") from None
-        raise UsageError(f"cannot import pipeline module {module!r}: {exc}") from None
-    except Exception as exc:
-        raise UsageError(f"cannot import pipeline module {module!r}: {exc}") from None
-    if not inspect.isclass(obj):
-        raise UsageError(f"pipeline {ref!r} is not a class")
-    return obj
+__all__ = ["PipelineRunner"]
 
 
 class PipelineRunner:

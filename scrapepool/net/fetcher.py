@@ -25,15 +25,15 @@ import time
 import traceback
 import types
 
-from . import _messages as m
-from ._exit import hard_exit
+from .. import _messages as m
+from .._exit import hard_exit
+from ..exceptions import CloseSpider, PageTooLarge
+from ..spiders.http import Request, Response, _callback_name
+from ..spiders.pipelines import PipelineRunner
+from ..spiders.records import RecordError, is_record, to_plain
+from ..spiders.loading import load_spider
+from ..urls import DomainFilter, canonical, fingerprint
 from .downloader import REDIRECT_STATUSES, Downloader, redirect_method, redirect_target
-from .exceptions import CloseSpider, PageTooLarge
-from .http import Request, Response, _callback_name
-from .pipelines import PipelineRunner
-from .records import RecordError, is_record, to_plain
-from .spider import load_spider
-from .urls import DomainFilter, canonical, fingerprint
 
 logger = logging.getLogger("scrapepool.fetcher")
 

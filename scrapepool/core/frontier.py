@@ -1,7 +1,7 @@
 """The frontier: which requests are admitted, in what order, and when each host may be asked.
 
 Main process only; the local implementation of
-:class:`~scrapepool.frontier_protocol.FrontierAPI`. Admission is here and runs
+:class:`~scrapepool.core.frontier_protocol.FrontierAPI`. Admission is here and runs
 colly's checks in order, cheapest first: seen, depth, page limit, domain. The rest
 is three pieces, one module each:
 
@@ -15,12 +15,12 @@ is three pieces, one module each:
 
 import logging
 
-from ._messages import Job
+from .._messages import Job
+from ..output.jobdb import JobDB
+from ..urls import canonical, fingerprint
 from .depth import SETTLE_WAIT, DepthKeeper
 from .hosts import ROBOTS_MAX, HostGate
-from .jobdb import JobDB
 from .pending import MEMORY_CAP, Pending, PendingStore
-from .urls import canonical, fingerprint
 
 logger = logging.getLogger("scrapepool")
 

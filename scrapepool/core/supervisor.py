@@ -16,9 +16,9 @@ import select
 import signal
 from multiprocessing.reduction import send_handle
 
-from . import _messages as m
-from .fetcher import run_fetcher
-from .writer import run_writer
+from .. import _messages as m
+from ..net.fetcher import run_fetcher
+from ..output.writer import run_writer
 
 __all__ = ["Signals", "Supervisor", "Waiter", "FetcherProcess"]
 

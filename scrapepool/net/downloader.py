@@ -24,14 +24,20 @@ from requests import PreparedRequest
 from requests.certs import where as ca_bundle
 from requests.cookies import create_cookie, extract_cookies_to_jar, get_cookie_header
 from requests.structures import CaseInsensitiveDict
-from requests.utils import (default_headers, get_auth_from_url, get_environ_proxies,
-                            prepend_scheme_if_needed, select_proxy, urldefragauth)
+from requests.utils import (
+    default_headers,
+    get_auth_from_url,
+    get_environ_proxies,
+    prepend_scheme_if_needed,
+    select_proxy,
+    urldefragauth,
+)
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from ..settings import RETRY_AFTER_MAX, RETRY_BACKOFF_MAX
+from ..urls import InvalidURL, canonical, location_url, request_url, same_origin, split_credentials
 from .cookies import jar_changes, jar_from_dicts
-from .settings import RETRY_AFTER_MAX, RETRY_BACKOFF_MAX
-from .urls import InvalidURL, canonical, location_url, request_url, same_origin, split_credentials
 
 __all__ = ["Downloader", "FetchResult", "REDIRECT_STATUSES", "redirect_method",
            "redirect_request", "redirect_target"]
@@ -513,7 +519,7 @@ def redirect_request(status, method, headers, body, from_url, to_url):
       site must not go to whatever site a redirect names (the crawl's cookie jar still
       sends each site its own cookies);
     - a ``user:password@`` in ``to_url`` becomes the Basic ``Authorization`` of the hop
-      and leaves its URL (as :class:`~scrapepool.http.Request` does).
+      and leaves its URL (as :class:`~scrapepool.spiders.http.Request` does).
 
     ``headers`` is the request's own headers (a dict or None), left unchanged; the
     session's defaults (``--header``, ``Spider.default_headers``) go with every request

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from ._messages import ROBOTS, Job
-from .urls import host_key
+from .._messages import ROBOTS, Job
+from ..urls import host_key
 
 logger = logging.getLogger("scrapepool")
 

@@ -28,7 +28,7 @@ import os
 import sqlite3
 import sys
 
-from .exceptions import OutputError
+from ..exceptions import OutputError
 
 __all__ = ["open_exporter", "cut_output", "check_output"]
 

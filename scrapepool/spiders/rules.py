@@ -24,9 +24,9 @@ from urllib.parse import urldefrag, urlsplit
 
 from bs4 import Tag
 
+from ..urls import InvalidURL, canonical, resolve
 from .http import Request
 from .spider import Spider
-from .urls import InvalidURL, canonical, resolve
 
 __all__ = ["Link", "LinkExtractor", "Rule", "CrawlSpider", "IGNORED_EXTENSIONS"]
 

@@ -1,33 +1,35 @@
 """The engine: the coordinator loop that runs a crawl across processes.
 
-Data flow (the module that holds each piece in brackets)::
+Data flow (the module that holds each piece in brackets; core/ is this process)::
 
-              +------------------------ coordinator (this process) ------------------------+
-              | frontier [frontier.py, behind frontier_protocol.FrontierAPI]: seen set,    |
-              |   pending heap (spills to the job DB), depth, per-host politeness, robots  |
-              | ledger [ledger.py]: every request from dispatch to done                    |
-              | job dir [jobdir.py, jobdb.py]: identity, write-ahead (SQLite, WAL); stats  |
-              | supervisor [supervisor.py]: processes, CPU pins, signals -> flags          |
-              +------+------------------------------------------------^----^-------------+
-     Job          |  job queue [jobqueue.py]                        |    | control Pipe (duplex):
-     (bounded     v  (one None per fetcher to stop)                 |    | Committed, WriteFailed
-      window) +----------------------+ ... +----------------------+ |    |
-              | fetcher 1 [fetcher.py|     | fetcher N (threads)  |-+    |
-              |  downloader.py, spider]|   |                      | events Pipe, one per fetcher:
-              +----------+-----------+     +----------+-----------+ Claimed, Outcome(+Child),
-                         | records Pipe, one per fetcher: Records     Idle, Retire, Goodbye, Fatal
-                         v                                                 |
-              +-----------------------------------------------------+      |
-              | writer [writer.py, exporters.py]: appends records,  |------+
-              | commits offsets to the job DB, drops a request it   |
-              | committed before                                    |
+              +------------------------ coordinator (this process) --------------------------+
+              | frontier [core/frontier.py behind core/frontier_protocol.FrontierAPI]:       |
+              |   seen set, pending heap (core/pending.py, spills to the job DB), depth      |
+              |   (core/depth.py), per-host politeness and robots.txt (core/hosts.py)        |
+              | ledger [core/ledger.py]: every request from dispatch to done                 |
+              | job dir [core/jobdir.py, output/jobdb.py]: identity, write-ahead (SQLite)    |
+              | supervisor [core/supervisor.py]: processes, CPU pins, signals -> flags       |
+              +--+-------------------------------------------------------^----^--------------+
+     Job         |  job queue [core/jobqueue.py]                         |    | control Pipe (duplex):
+     (bounded    v  (one None per fetcher to stop)                       |    | Committed, WriteFailed
+      window) +----------------------------+ ... +---------------------+ |    |
+              | fetcher 1 [net/fetcher.py, |     | fetcher N (threads) |-+    |
+              |  net/downloader.py, the    |     |                     |      | events Pipe, one per fetcher:
+              |  spider's code: spiders/*] |     |                     |      | Claimed, Outcome(+Child),
+              +----------+-----------------+     +---------------------+      | Idle, Retire, Goodbye, Fatal
+                         | records Pipe, one per fetcher: Records             |
+                         v                                                    |
+              +-----------------------------------------------------+         |
+              | writer [output/writer.py, output/exporters.py]:     |---------+
+              | appends records, commits offsets to the job DB,     |
+              | drops a request it committed before                 |
               +-----------------------------------------------------+
 
-Every message is a named type of _messages.py. The coordinator touches the network
+Every message is a named type of scrapepool/_messages.py. The coordinator touches the network
 never. It is single-threaded around one poll (supervisor.Waiter) over every events
 pipe, the writer's control pipe, every process sentinel and a timeout.
 
-A request's life (ledger.py): admitted (written ahead) -> dispatched into the queue
+A request's life (core/ledger.py): admitted (written ahead) -> dispatched into the queue
 -> Claimed by a fetcher -> Outcome (its children admitted in the same DB transaction)
 -> Committed by the writer. A redirect is not an outcome: the request goes back to
 the frontier for its next hop (robots.txt, delay), unless it leads to a URL already
@@ -59,23 +61,23 @@ import time
 from multiprocessing.connection import wait
 from urllib.parse import urlsplit
 
-from . import _messages as m
-from .cookies import CookieJars, jar_key
-from .downloader import redirect_request
-from .exceptions import ScrapepoolError, UsageError, WriterDied, describe_exit
-from .exporters import check_output, cut_output
+from .. import _messages as m
+from ..exceptions import ScrapepoolError, UsageError, WriterDied, describe_exit
+from ..net.cookies import CookieJars, jar_key
+from ..net.downloader import redirect_request
+from ..output.exporters import check_output, cut_output
+from ..output.writer import report_notes
+from ..settings import RETRY_AFTER_MAX
+from ..spiders.http import Request, _callback_name
+from ..spiders.records import to_plain
+from ..spiders.loading import load_spider, spider_ref
+from ..urls import DomainFilter, canonical, check_seed_url, fingerprint, host_key
 from .frontier import Frontier
-from .http import Request, _callback_name
 from .jobdir import JobDir
 from .jobqueue import MAX_QUEUED_BYTES, JobQueue
 from .ledger import Ledger
-from .records import to_plain
-from .settings import RETRY_AFTER_MAX
-from .spider import load_spider, spider_ref
 from .stats import Stats
 from .supervisor import Signals, Supervisor, Waiter
-from .urls import DomainFilter, canonical, check_seed_url, fingerprint, host_key
-from .writer import report_notes
 
 logger = logging.getLogger("scrapepool")
 
@@ -98,7 +100,7 @@ class Engine:
     """Runs one crawl. Use as a context manager: leaving it always stops every child."""
 
     def __init__(self, spider=None, seeds=(), settings=None, on_progress=None):
-        from .settings import Settings
+        from ..settings import Settings
 
         self.settings = settings or Settings()
         self.spider_cls = load_spider(spider)

@@ -50,7 +50,7 @@ import decimal
 import math
 from collections.abc import Mapping
 
-from .exceptions import RecordError
+from ..exceptions import RecordError
 
 __all__ = ["MAX_DEPTH", "RecordError", "is_record", "to_plain"]
 

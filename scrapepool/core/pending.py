@@ -16,7 +16,7 @@ import heapq
 import json
 from typing import NamedTuple
 
-from .jobdb import JobDB
+from ..output.jobdb import JobDB
 
 __all__ = ["Pending", "PendingStore", "MEMORY_CAP", "AHEAD"]
 

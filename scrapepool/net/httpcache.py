@@ -56,8 +56,8 @@ import time
 
 from requests.structures import CaseInsensitiveDict
 
+from ..urls import canonical
 from .downloader import RETRY_STATUSES, FetchResult
-from .urls import canonical
 
 __all__ = ["HttpCache"]
 

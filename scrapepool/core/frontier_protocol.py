@@ -10,7 +10,7 @@ two waits of its loop, and must not block for long: tens of milliseconds at most
 
 from typing import Iterable, List, Optional, Protocol
 
-from ._messages import Job
+from .._messages import Job
 
 __all__ = ["FrontierAPI"]
 

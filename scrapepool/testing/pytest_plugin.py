@@ -1,0 +1,220 @@
+"""pytest plugin (entry point ``pytest11``): serve a site and crawl it in a test.
+
+Loaded by pytest automatically once scrapepool is installed. Two fixtures::
+
+    from myproject.spiders import QuotesSpider      # a Spider defined at module level
+
+    def test_quotes(crawl_spider):
+        result = crawl_spider(QuotesSpider, site={"/": "<div class=quote>...</div>"})
+        assert result.records == [...]              # in output order
+        assert result.stats["pages"] == 1
+        assert result.server.count("/") == 1
+
+    def test_with_a_server(site_server):
+        server = site_server({"/": "<h1>hi</h1>"})  # started now, stopped after the test
+        ...
+
+``crawl_spider(spider, site, start="/", **settings)`` serves ``site`` (a dict of
+path -> page, a directory, or a started :class:`~scrapepool.testing.testserver.SiteServer`)
+on 127.0.0.1 with a free port and runs the real engine on it: fetcher processes,
+writer, output file. It returns a :class:`CrawlResult`: ``records`` (dicts, in output
+order), ``stats``, ``server`` (running until the end of the test), ``url`` and
+``requests`` (this crawl's (method, path) pairs; ``result.count(path)``). Settings
+default to ``workers=1``, ``robots=False`` and no progress output; pass any other
+crawl setting by name. The spider's class must be importable by the fetcher
+processes: define it at module level (in the test file is fine; when pytest's import
+mode leaves the test module unimportable by name, the fetchers are given its file).
+Outside pytest, :func:`crawl_site` does the same.
+
+This module imports only the standard library and pytest at load time, and the rest
+of scrapepool when a fixture is used: it is loaded into every pytest run of the
+environment, scrapepool's or not.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+
+__all__ = ["CrawlResult", "crawl_site", "crawl_spider", "site_server"]
+
+#: Settings that crawl_site uses unless told otherwise: small, quiet and offline-friendly.
+#: The output is overwritten, not appended to: the records returned are this crawl's.
+DEFAULTS = {"workers": 1, "robots": False, "progress": False, "overwrite_output": True}
+
+
+@dataclass
+class CrawlResult:
+    """What :func:`crawl_site` (and the ``crawl_spider`` fixture) returns."""
+
+    #: The records, as dicts, in the order the output file holds them.
+    records: List[Dict[str, Any]]
+    #: The crawl's stats dict (as ``scrapepool.crawl`` returns it).
+    stats: Dict[str, Any]
+    #: The SiteServer the crawl ran against: ``server.count(path)``, ``server.requests``.
+    #: The ``crawl_spider`` fixture stops it at the end of the test; ``crawl_site`` stops
+    #: it on return, unless it was given one already started.
+    server: Any
+    #: The site's base URL, ``http://127.0.0.1:PORT`` (valid after the server stopped).
+    url: str = ""
+    #: The (method, path) requests this crawl made, in arrival order.
+    requests: List[Tuple[str, str]] = field(default_factory=list)
+    #: The JSON-lines output file (gone if crawl_site made it in a temporary folder).
+    output: Optional[Path] = None
+
+    def count(self, path: str) -> int:
+        """Times this crawl requested ``path`` (with a ``?``: exactly; without: any query)."""
+        if "?" in path:
+            return sum(p == path for _, p in self.requests)
+        return sum(p.split("?", 1)[0] == path for _, p in self.requests)
+
+
+def _spider_for_fetchers(spider):
+    """``spider`` itself, or a ``file.py:Class`` reference when fetchers could not import its module.
+
+    A spider defined in a test module is referred to as ``module:Class``; that works
+    when pytest put the test's folder on sys.path (its default, "prepend", import mode),
+    which the spawned fetchers inherit. Under ``--import-mode=importlib`` the module
+    name is not importable, so the fetchers are given the file instead.
+    """
+    import inspect
+
+    if spider is None or isinstance(spider, str) or not inspect.isclass(spider):
+        return spider
+    module = sys.modules.get(spider.__module__)
+    path = getattr(module, "__file__", None)
+    if not path or spider.__module__ in ("__main__", "__mp_main__") \
+            or getattr(module, "_scrapepool_from_file", False):
+        return spider
+    if _finds(spider.__module__, path):
+        return spider
+    return f"{os.path.abspath(path)}:{spider.__qualname__}"
+
+
+def _finds(name, path):
+    """Whether a fresh process would import module ``name`` from the file ``path``.
+
+    Asks the import system's finders, not ``sys.modules`` (where the module already is).
+    """
+    search, spec = None, None
+    parts = name.split(".")
+    for i in range(len(parts)):
+        spec = None
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            try:
+                spec = find_spec(".".join(parts[: i + 1]), search)
+            except Exception:
+                spec = None
+            if spec is not None:
+                break
+        if spec is None:
+            return False
+        search = spec.submodule_search_locations
+    origin = getattr(spec, "origin", None)
+    return bool(origin) and os.path.realpath(origin) == os.path.realpath(path)
+
+
+def _read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def crawl_site(spider, site, *, start="/", output=None, **settings) -> CrawlResult:
+    """Serve ``site`` on 127.0.0.1, crawl it with ``spider``, and return a :class:`CrawlResult`.
+
+    :param spider: a Spider subclass defined at module level, a ``mod:Class`` or
+        ``file.py:Class`` reference, or None for the built-in site spider.
+    :param site: a dict path -> page (see :class:`~scrapepool.testing.testserver.SiteServer`),
+        a directory, or a SiteServer already started (it is left running, so a test can
+        crawl it twice; ``requests`` then holds only this crawl's requests).
+    :param start: the seed path (or a list of them), or absolute URLs.
+    :param output: a ``.jsonl`` path to keep the output; default: a temporary file,
+        removed after the records are read.
+    :param settings: crawl settings; ``workers=1``, ``robots=False`` and
+        ``progress=False`` unless given.
+    """
+    import scrapepool
+    from scrapepool.testing.testserver import SiteServer
+
+    if isinstance(site, SiteServer):
+        server, owned = site, False
+        try:
+            server.port
+        except RuntimeError:  # not started: this call owns its lifetime
+            server.start()
+            owned = True
+    else:
+        server, owned = SiteServer(site).start(), True
+    first = len(server.requests)
+    base = server.url
+    starts = [start] if isinstance(start, str) else list(start)
+    seeds = [s if "://" in s else server.url_for(s) for s in starts]
+    tmpdir = None
+    if output is None:
+        tmpdir = tempfile.mkdtemp(prefix="scrapepool-test-")
+        output = os.path.join(tmpdir, "out.jsonl")
+    elif not str(output).endswith(".jsonl"):
+        raise ValueError(f"crawl_site writes JSON lines: output must end in .jsonl, not {output!r}")
+    options = dict(DEFAULTS)
+    options.update(settings)
+    try:
+        stats = scrapepool.crawl(_spider_for_fetchers(spider), seeds=seeds, output=str(output), **options)
+        records = _read_jsonl(output) if os.path.exists(output) else []
+    finally:
+        if owned:
+            server.stop()
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    made = server.requests[first:]  # a slice of a list is atomic under the GIL
+    return CrawlResult(records, stats, server, base, made, None if tmpdir else Path(output))
+
+
+@pytest.fixture
+def site_server():
+    """Factory: ``site_server(site_dict_or_dir)`` -> a started SiteServer, stopped after the test."""
+    from scrapepool.testing.testserver import SiteServer
+
+    started = []
+
+    def start(site):
+        server = SiteServer(site).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def crawl_spider(tmp_path):
+    """``crawl_spider(SpiderClass, site={...} or "dir" or a SiteServer, start="/", **settings)``
+    -> :class:`CrawlResult`. Each call writes its output under the test's ``tmp_path``; the
+    site's server keeps running (``result.server.url``...) until the end of the test."""
+    from scrapepool.testing.testserver import SiteServer
+
+    started = []
+    calls = itertools.count(1)
+
+    def run(spider, site, start="/", **settings):
+        if not isinstance(site, SiteServer):
+            site = SiteServer(site).start()
+            started.append(site)
+        settings.setdefault("output", tmp_path / f"crawl-{next(calls)}.jsonl")
+        return crawl_site(spider, site, start=start, **settings)
+
+    yield run
+    for server in started:
+        server.stop()
