@@ -84,6 +84,16 @@ def _add_crawl_options(p):
                    help="let the OS move fetcher processes between CPUs (default: one CPU each)")
     p.add_argument("--start-method", choices=("spawn", "fork", "forkserver"),
                    help="how child processes start (default: spawn)")
+    p.add_argument("--frontier", metavar="redis://HOST:PORT/DB",
+                   help="share the crawl with other machines through this Redis (pip install "
+                        "'scrapepool[redis]'); run the same command on each")
+    p.add_argument("--crawl-id", metavar="ID", help="the shared crawl's name in Redis (with --frontier)")
+    p.add_argument("--machine-id", metavar="ID",
+                   help="this machine's name in the shared crawl (default: host name and output path)")
+    p.add_argument("--session-timeout", type=float, metavar="SECONDS",
+                   help="a machine silent this long loses its requests to the others (default: 15)")
+    p.add_argument("--frontier-volatile", action="store_const", const=True, default=None,
+                   help="accept a Redis without persistence (a throw-away crawl)")
     p.add_argument("--stats", dest="stats_path", metavar="PATH", help="write the final stats here as JSON")
     p.add_argument("--log-file", metavar="PATH", help="also write the log here")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only; no progress")
@@ -161,7 +171,8 @@ def _options(args):
         "output", "fields", "workers", "concurrency", "max_depth", "max_pages", "delay",
         "concurrency_per_host", "timeout", "retries", "max_redirects", "max_bytes", "max_elements",
         "max_memory_mb", "user_agent", "robots", "sitemap", "cookies", "job_dir", "restart",
-        "start_method", "pin_cpus", "stats_path", "http_cache", "http_cache_expire")}
+        "start_method", "pin_cpus", "stats_path", "http_cache", "http_cache_expire", "frontier",
+        "crawl_id", "machine_id", "session_timeout", "frontier_volatile")}
     if getattr(args, "overwrite_output", None):
         opts["output"], opts["overwrite_output"] = args.overwrite_output, True
     if getattr(args, "allow_domain", None):

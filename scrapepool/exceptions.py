@@ -29,6 +29,12 @@ class JobDirError(UsageError):
     """The job directory belongs to another crawl, or cannot be used."""
 
 
+class FrontierLost(ScrapepoolError):
+    """The crawl's shared state is gone from Redis (flushed, or restarted without its AOF).
+
+    Fatal on purpose: starting again from the seeds would fetch and write everything twice."""
+
+
 class CallbackError(ScrapepoolError):
     """A spider yielded a request whose callback is not one of its methods."""
 

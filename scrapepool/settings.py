@@ -70,6 +70,10 @@ HANG_MARGIN = 60.0
 USER_AGENT = "scrapepool/0.1 (+https://pypi.org/project/scrapepool/)"
 #: Default output path.
 OUTPUT = "crawl.jsonl"
+#: Seconds a machine of a shared crawl may stay silent before the requests it holds go to
+#: the others: it heartbeats every second, so 15 s rides out a long GC pause or a slow
+#: disk, and a dead machine's pages wait at most this long (DISTRIBUTED.md decision 2).
+SESSION_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,14 @@ class Settings:
     #: Extra record pipelines (``mod:Class`` strings), after the spider's own.
     pipelines: tuple = ()
     spider_kwargs: dict = field(default_factory=dict)
+    #: A crawl shared by several machines: the Redis URL of its frontier (``--frontier``),
+    #: the crawl's id in it, and this machine's id (default: host name and the output's path).
+    frontier: "str | None" = None
+    crawl_id: "str | None" = None
+    machine_id: "str | None" = None
+    session_timeout: float = SESSION_TIMEOUT
+    #: Accept a Redis that does not persist (a throw-away crawl: a restart loses it).
+    frontier_volatile: bool = False
 
     def __post_init__(self):
         # Checked here, before any process starts, so that the command line, crawl() and
@@ -169,12 +181,31 @@ class Settings:
         number("hang_margin", 0, MAX_SECONDS, " seconds (a day)", integer=False, above=True)
         number("max_elements", 0, none=True)  # 0 or None: no limit
         number("max_memory_mb", 0, none=True)  # 0 or None: never replaced
+        number("session_timeout", 0, MAX_SECONDS, " seconds (a day)", integer=False, above=True)
+        self._check_frontier()
         object.__setattr__(self, "fields", self._check_fields(self.fields))
         if self.start_method not in ("spawn", "fork", "forkserver"):
             raise UsageError(f"start_method must be spawn, fork or forkserver, not {self.start_method!r}")
         object.__setattr__(self, "allowed_domains", tuple(self.allowed_domains))
         headers = self.headers.items() if isinstance(self.headers, dict) else self.headers
         object.__setattr__(self, "headers", tuple((str(k), str(v)) for k, v in headers))
+
+    def _check_frontier(self):
+        if self.frontier is None:
+            if self.crawl_id is not None or self.machine_id is not None:
+                raise UsageError("--crawl-id and --machine-id go with --frontier")
+            return
+        if not str(self.frontier).startswith(("redis://", "rediss://", "unix://")):
+            raise UsageError(f"--frontier {self.frontier!r} must be a redis:// (or rediss://, unix://) URL")
+        if not self.crawl_id:
+            raise UsageError("--frontier needs --crawl-id: the name of the crawl the machines share")
+        for name in ("crawl_id", "machine_id"):
+            value = getattr(self, name)
+            if value is not None and (not value or any(c in value for c in "{}|# \t\n")):
+                raise UsageError(f"{name.replace('_', '-')} {value!r}: use letters, digits, '-', '_', '.'")
+        if self.output == "-":
+            raise UsageError("a shared crawl (--frontier) writes each machine's records to its own "
+                             "file: give -o FILE, not -o -")
 
     def _check_fields(self, fields):
         """``fields`` as a tuple of names (a string is split at commas), each named once."""

@@ -92,6 +92,16 @@ LOST_GRACE = 0.5
 OVERDUE_EVERY = 1.0
 
 
+def default_machine_id(output):
+    """This host's name and 6 hex digits of the output's path: two machines on one host
+    (each with its own -o) get two ids."""
+    import hashlib
+    import socket
+
+    digest = hashlib.sha1(os.path.abspath(output).encode("utf-8")).hexdigest()[:6]
+    return f"{socket.gethostname()}-{digest}"
+
+
 class _StartInterrupted(Exception):
     """A signal arrived while the start requests were read or admitted."""
 
@@ -193,8 +203,12 @@ class Engine:
             raise UsageError("no valid start URL: give seeds or set start_urls on the spider")
         db = self.job.db
         allowed = self._domains(requests)
-        self.frontier = Frontier(db, s, DomainFilter(allowed))
-        if resume:
+        shared = None
+        if s.frontier:
+            # The crawl's state is in Redis: joining it is the resume.
+            shared = self._join_shared(requests, allowed)
+        elif resume:
+            self.frontier = Frontier(db, s, DomainFilter(allowed))
             self.stats.load(db.get("stats") or {})
             if db.get("finished"):
                 logger.warning("this job has already finished: nothing to do "
@@ -204,6 +218,7 @@ class Engine:
             todo = self.frontier.resume()
             logger.warning("resuming the job in %s: %d requests to go", s.job_dir, todo)
         else:
+            self.frontier = Frontier(db, s, DomainFilter(allowed))
             for i, req in enumerate(requests):
                 if i % 1024 == 0:
                     self._check_start_signal()
@@ -218,12 +233,37 @@ class Engine:
         self.job_queue = JobQueue(ctx)
         self.supervisor = Supervisor(ctx, s, self.spider_ref, allowed, self.job_queue, ctx.Event(),
                                      self.waiter)
-        self.supervisor.start_writer(self.job.folder, db.durable, self._read_writer, self._writer_exited)
+        self.supervisor.start_writer(self.job.folder, db.durable, self._read_writer, self._writer_exited,
+                                     shared)
         for i in range(s.workers):
             self._start_fetcher(i)
         self._loop()
         self._shutdown()
+        if shared:
+            self.frontier.leave()
         return self._finish()
+
+    def _join_shared(self, requests, allowed):
+        """Join the crawl the machines share in Redis (core/redis_frontier.py): every machine
+        admits the seeds (the seen set keeps one of each), then the crawl may end."""
+        from ..redis_store import connect
+        from .redis_frontier import RedisFrontier, identity_of
+
+        s = self.settings
+        machine = s.machine_id or default_machine_id(s.output)
+        client = connect(s.frontier, s.frontier_volatile)
+        identity = identity_of(s, self.spider_ref, [r.url for r in requests], allowed)
+        self.frontier = RedisFrontier(client, self.job.db, s, DomainFilter(allowed), machine, identity)
+        self.frontier.join()
+        logger.info("machine %s joined crawl %s (session %s)", machine, s.crawl_id, self.frontier.session)
+        for i, req in enumerate(requests):
+            if i % 1024 == 0:
+                self._check_start_signal()
+            self._admit_start(req)
+        self._check_start_signal()
+        self.frontier.seeded()
+        self.frontier.flush({"identity": self.job.identity})
+        return (s.frontier, s.crawl_id, machine, s.frontier_volatile)
 
     def _check_start_signal(self):
         if self.stop_signal is not None:

@@ -139,11 +139,12 @@ class Supervisor:
             signal.signal(signal.SIGTERM, old_term)
         return proc
 
-    def start_writer(self, job_folder, durable, on_message, on_exit):
+    def start_writer(self, job_folder, durable, on_message, on_exit, shared=None):
+        """``shared``: (Redis URL, crawl id, machine id, volatile) of a crawl shared by machines."""
         s = self.settings
         self.control, child = self.ctx.Pipe(duplex=True)
         self.writer = self.spawn(run_writer, (child, s.output, job_folder, durable, s.fields,
-                                              not s.overwrite_output), "scrapepool-writer")
+                                              not s.overwrite_output, shared), "scrapepool-writer")
         child.close()
         self.waiter.add(self.control, on_message)
         self.waiter.add(self.writer.sentinel, on_exit)

@@ -56,21 +56,35 @@ class Writer:
     """The writer's state; ``fields`` and ``append`` as for :func:`~scrapepool.output.exporters.open_exporter`
     (``append`` matters only to a new job: a resumed one continues its own output)."""
 
-    def __init__(self, control, output, job_folder, durable, fields=(), append=False):
+    def __init__(self, control, output, job_folder, durable, fields=(), append=False, shared=None):
         self.control = control
         self.db = JobDB(job_folder, durable)
+        #: In a crawl shared through Redis (``shared``: url, crawl id, machine id, volatile),
+        #: Redis says how far the output is durable, and accepts each batch or not.
+        self.committer = None
+        if shared is not None:
+            from .redis_commit import RedisCommitter
+
+            self.committer = RedisCommitter(*shared)
+            durable = True  # Redis accepts a batch only once it is on disk
         self.exporter = open_exporter(output, fsync=durable, fields=fields, append=append)
         offset = self.db.get("output_offset")
+        if self.committer is not None:
+            end = self.committer.durable_end()
+            offset = end if end is not None else offset
         self.exporter.open(offset)
         self.exporter.dropped.update(self.db.get("dropped_fields") or {})
         self.exporter.merged.update(self.db.get("merged_fields") or {})
         self.noted = self.exporter.noted
         self.committed = CommittedSet(self.db.committed_ids())
         self.records_total = self.db.get("output_records", 0)
-        if offset is None:
+        #: Where the committed output ends: a rejected batch is cut back to it.
+        self.end = self.exporter.commit()
+        if offset is None or self.committer is not None:
             # A new job: where its output starts is made durable before anything is written,
             # so that cutting back after a crash never cuts into a file we appended to.
-            self.db.commit_output([], self.exporter.commit(), self.records_total)
+            self._commit_shared([], self.end, self.records_total)
+            self.db.commit_output([], self.end, self.records_total)
         self.pipes = []
         self.batch = []
         self.batch_started = None
@@ -113,26 +127,47 @@ class Writer:
         self.batch.append((req_id, records))
 
     def flush(self):
-        ids, written = [], 0
-        out = []
+        ids = [req_id for req_id, _ in self.batch]
+        # The first of each request not written before (a re-fetch after a crash is not).
+        fresh, taken = [], set()
         for req_id, records in self.batch:
-            ids.append(req_id)
-            if req_id in self.committed:
-                continue  # written before: a re-fetch after a crash
-            self.committed.add(req_id)
-            out.extend(records)
+            if req_id not in self.committed and req_id not in taken:
+                taken.add(req_id)
+                fresh.append((req_id, records))
         self.batch = []
-        if out:
-            self.exporter.write(out)
-            written = len(out)
-        offset = self.exporter.commit()
-        self.records_total += written
+        rejected = set()
+        while True:
+            kept = [(req_id, records) for req_id, records in fresh if req_id not in rejected]
+            out = [record for _, records in kept for record in records]
+            if out:
+                self.exporter.write(out)
+            offset = self.exporter.commit()
+            refused = self._commit_shared([req_id for req_id, _ in kept], offset,
+                                          self.records_total + len(out))
+            if not refused:
+                break
+            # Redis took none of it (a request another machine holds or committed): the
+            # tail goes, and the batch is written again without those. Rejections only
+            # grow, so this ends, at worst with an empty batch.
+            rejected.update(refused)
+            self.exporter.close()
+            self.exporter.open(self.end)
+        for req_id, _ in kept:
+            self.committed.add(req_id)
+        self.end = offset
+        self.records_total += len(out)
         notes = None
         if self.exporter.noted != self.noted:
             self.noted = self.exporter.noted
             notes = {"dropped_fields": self.exporter.dropped, "merged_fields": self.exporter.merged}
-        self.db.commit_output(ids, offset, self.records_total, notes)
-        self.control.send(m.Committed(ids, written, offset))
+        self.db.commit_output([req_id for req_id, _ in kept], offset, self.records_total, notes)
+        # Every request of the batch is over for this machine, rejected ones included.
+        self.control.send(m.Committed(ids, len(out), offset))
+
+    def _commit_shared(self, req_ids, offset, records):
+        if self.committer is None:
+            return []
+        return self.committer.commit(offset, records, self.exporter.path, req_ids)
 
     def finish(self):
         if self.batch:
@@ -141,12 +176,12 @@ class Writer:
         self.db.close()
 
 
-def run_writer(control, output, job_folder, durable, fields=(), append=False):
+def run_writer(control, output, job_folder, durable, fields=(), append=False, shared=None):
     """Entry point of the writer process (this runs in the child)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        writer = Writer(control, output, job_folder, durable, fields, append)
+        writer = Writer(control, output, job_folder, durable, fields, append, shared)
         writer.run()
     except Exception as exc:
         try:
