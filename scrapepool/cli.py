@@ -1,4 +1,4 @@
-"""The ``scrapepool`` command: ``crawl``, ``demo`` and ``serve-demo``.
+"""The ``scrapepool`` command: ``crawl``, ``demo``, ``serve-demo`` and ``frontier``.
 
 Exit status: 0 when the crawl completed, 2 for a usage error, 1 for another
 fatal error, 130 / 143 after SIGINT / SIGTERM (the job can be resumed).
@@ -114,6 +114,12 @@ def make_parser():
     demo.add_argument("-v", "--verbose", action="store_true")
     demo.add_argument("--stats", dest="stats_path", metavar="PATH")
     demo.add_argument("--log-file", metavar="PATH")
+    frontier = sub.add_parser("frontier", help="status, check or delete a crawl shared through Redis")
+    frontier.add_argument("action", choices=("status", "check", "delete"))
+    frontier.add_argument("--frontier", required=True, metavar="redis://HOST:PORT/DB")
+    frontier.add_argument("--crawl-id", required=True, metavar="ID")
+    frontier.add_argument("--session-timeout", type=float, default=15.0, metavar="SECONDS",
+                          help="a machine silent this long counts as gone (default: 15)")
     serve = sub.add_parser("serve-demo", help="serve the demo site in the foreground")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--host", default="127.0.0.1")
@@ -315,6 +321,26 @@ def main(argv=None):
         return EXIT_SIGNAL[name]
 
 
+def _frontier_command(args):
+    from .core import redis_admin
+    from .redis_store import connect
+
+    r = connect(args.frontier, volatile=True)
+    if args.action == "status":
+        print(json.dumps(redis_admin.status(r, args.crawl_id, args.session_timeout), indent=2))
+        return 0
+    if args.action == "check":
+        problems = list(redis_admin.check(r, args.crawl_id))
+        for line in problems:
+            print(f"scrapepool: frontier check: {line}", file=sys.stderr)
+        if not problems:
+            print(f"crawl {args.crawl_id!r}: the structures agree with the counters")
+        return 1 if problems else 0
+    count = redis_admin.delete(r, args.crawl_id, args.session_timeout)
+    print(f"crawl {args.crawl_id!r}: {count} keys deleted")
+    return 0
+
+
 def _main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
@@ -330,6 +356,8 @@ def _main(argv=None):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
             return main_serve(args.host, args.port)
+        if args.command == "frontier":
+            return _frontier_command(args)
         setup_logging(args.verbose, args.quiet, args.log_file)
         if args.command == "demo":
             from .demo.run import run_demo

@@ -69,8 +69,8 @@ from ..output.exporters import check_output, cut_output
 from ..output.writer import report_notes
 from ..settings import RETRY_AFTER_MAX
 from ..spiders.http import Request, _callback_name
-from ..spiders.records import to_plain
 from ..spiders.loading import load_spider, spider_ref
+from ..spiders.records import to_plain
 from ..urls import DomainFilter, canonical, check_seed_url, fingerprint, host_key
 from .frontier import Frontier
 from .jobdir import JobDir

@@ -29,9 +29,9 @@ from .. import _messages as m
 from .._exit import hard_exit
 from ..exceptions import CloseSpider, PageTooLarge
 from ..spiders.http import Request, Response, _callback_name
+from ..spiders.loading import load_spider
 from ..spiders.pipelines import PipelineRunner
 from ..spiders.records import RecordError, is_record, to_plain
-from ..spiders.loading import load_spider
 from ..urls import DomainFilter, canonical, fingerprint
 from .downloader import REDIRECT_STATUSES, Downloader, redirect_method, redirect_target
 

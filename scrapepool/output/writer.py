@@ -14,6 +14,7 @@ the coordinator reports it at the end (:func:`report_notes`).
 """
 
 import logging
+import os
 import signal
 import time
 from multiprocessing.connection import Connection, wait
@@ -167,7 +168,7 @@ class Writer:
     def _commit_shared(self, req_ids, offset, records):
         if self.committer is None:
             return []
-        return self.committer.commit(offset, records, self.exporter.path, req_ids)
+        return self.committer.commit(offset, records, os.path.abspath(self.exporter.path), req_ids)
 
     def finish(self):
         if self.batch:

@@ -21,7 +21,17 @@ writer, output file. It returns a :class:`CrawlResult`: ``records`` (dicts, in o
 order), ``stats``, ``server`` (running until the end of the test), ``url`` and
 ``requests`` (this crawl's (method, path) pairs; ``result.count(path)``). Settings
 default to ``workers=1``, ``robots=False`` and no progress output; pass any other
-crawl setting by name. The spider's class must be importable by the fetcher
+crawl setting by name, or give a test, a class or a module
+(``pytestmark``) its own defaults with the ``crawl_settings`` marker::
+
+    pytestmark = pytest.mark.crawl_settings(robots=True, concurrency=2)
+
+    def test_robots(crawl_spider):
+        result = crawl_spider(None, site={...}, workers=2)   # robots=True, concurrency=2, workers=2
+
+(the marker closest to the test wins, and a call's own settings win over any marker).
+``site=None`` crawls no server of the plugin's: ``start`` then holds absolute URLs (a
+server of another kind, or none listening). The spider's class must be importable by the fetcher
 processes: define it at module level (in the test file is fine; when pytest's import
 mode leaves the test module unimportable by name, the fetchers are given its file).
 Outside pytest, :func:`crawl_site` does the same.
@@ -126,6 +136,12 @@ def _finds(name, path):
     return bool(origin) and os.path.realpath(origin) == os.path.realpath(path)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "crawl_settings(**settings): crawl settings the crawl_spider fixture uses unless "
+        "a call gives its own (on a test, a class or a module; the closest marker wins)")
+
+
 def _read_jsonl(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -138,7 +154,10 @@ def crawl_site(spider, site, *, start="/", output=None, **settings) -> CrawlResu
         ``file.py:Class`` reference, or None for the built-in site spider.
     :param site: a dict path -> page (see :class:`~scrapepool.testing.testserver.SiteServer`),
         a directory, or a SiteServer already started (it is left running, so a test can
-        crawl it twice; ``requests`` then holds only this crawl's requests).
+        crawl it twice; ``requests`` then holds only this crawl's requests); or None: no
+        server of the plugin's (a server of another kind, or none listening), ``start``
+        holds absolute URLs, and the result's ``server`` is None, ``url`` "" and
+        ``requests`` empty.
     :param start: the seed path (or a list of them), or absolute URLs.
     :param output: a ``.jsonl`` path to keep the output; default: a temporary file,
         removed after the records are read.
@@ -148,7 +167,9 @@ def crawl_site(spider, site, *, start="/", output=None, **settings) -> CrawlResu
     import scrapepool
     from scrapepool.testing.testserver import SiteServer
 
-    if isinstance(site, SiteServer):
+    if site is None:
+        server, owned = None, False
+    elif isinstance(site, SiteServer):
         server, owned = site, False
         try:
             server.port
@@ -157,9 +178,11 @@ def crawl_site(spider, site, *, start="/", output=None, **settings) -> CrawlResu
             owned = True
     else:
         server, owned = SiteServer(site).start(), True
-    first = len(server.requests)
-    base = server.url
+    first = len(server.requests) if server is not None else 0
+    base = server.url if server is not None else ""
     starts = [start] if isinstance(start, str) else list(start)
+    if server is None and any("://" not in s for s in starts):
+        raise ValueError(f"crawl_site without a site needs absolute start URLs, not {start!r}")
     seeds = [s if "://" in s else server.url_for(s) for s in starts]
     tmpdir = None
     if output is None:
@@ -177,7 +200,7 @@ def crawl_site(spider, site, *, start="/", output=None, **settings) -> CrawlResu
             server.stop()
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)
-    made = server.requests[first:]  # a slice of a list is atomic under the GIL
+    made = server.requests[first:] if server is not None else []  # a slice is atomic under the GIL
     return CrawlResult(records, stats, server, base, made, None if tmpdir else Path(output))
 
 
@@ -198,20 +221,33 @@ def site_server():
         server.stop()
 
 
+def _marked_settings(node):
+    """The settings of the ``crawl_settings`` markers on ``node``: module, class, then test."""
+    settings = {}
+    for mark in reversed(list(node.iter_markers("crawl_settings"))):  # closest last: it wins
+        if mark.args:
+            raise TypeError("crawl_settings takes settings by name only, as crawl_site does")
+        settings.update(mark.kwargs)
+    return settings
+
+
 @pytest.fixture
-def crawl_spider(tmp_path):
-    """``crawl_spider(SpiderClass, site={...} or "dir" or a SiteServer, start="/", **settings)``
+def crawl_spider(request, tmp_path):
+    """``crawl_spider(SpiderClass, site={...} or "dir" or a SiteServer or None, start="/", **settings)``
     -> :class:`CrawlResult`. Each call writes its output under the test's ``tmp_path``; the
-    site's server keeps running (``result.server.url``...) until the end of the test."""
+    site's server keeps running (``result.server.url``...) until the end of the test.
+    Settings of ``@pytest.mark.crawl_settings(...)`` markers apply unless the call gives its own."""
     from scrapepool.testing.testserver import SiteServer
 
     started = []
     calls = itertools.count(1)
+    marked = _marked_settings(request.node)
 
     def run(spider, site, start="/", **settings):
-        if not isinstance(site, SiteServer):
+        if site is not None and not isinstance(site, SiteServer):
             site = SiteServer(site).start()
             started.append(site)
+        settings = {**marked, **settings}
         settings.setdefault("output", tmp_path / f"crawl-{next(calls)}.jsonl")
         return crawl_site(spider, site, start=start, **settings)
 
