@@ -18,8 +18,11 @@ Keys, all under ``P = "sp:{<crawl id>}:"`` (one hash tag, so one Redis Cluster s
 ``P ready``     ZSET    host -> earliest lease time (ms): hosts with work and a free slot
 ``P h:<host>``  HASH    inflight, limit, delay (ms), next (ms), robots (absent: not asked,
                         ``1``: being fetched, ``2``: known)
-``P q:<host>``  ZSET    the host's pending elements ``"<id> <json>"``, scored by priority
-                        band then id (redirect hops and reaped requests go ahead)
+``P q:<host>``  ZSET    the host's pending elements ``"<id> <key> <json>"`` (key: the
+                        fingerprint, or ``i<id>`` for a request not filtered), scored by
+                        priority band then id (redirect hops and reaped requests go ahead)
+``P pd``        HASH    key -> depth of each open request (lowered by a shorter path)
+``P lvl``       HASH    depth -> open requests of that depth (the depth barrier)
 ``P fl``        HASH    id -> ``"<session>|<flags>"`` for leased requests; flags: 1 outcome,
                         2 records committed; a request with both is done and deleted
 ``P m:<sess>``  HASH    id -> ``"<host> <element>"`` (``"<host> R"`` for robots.txt): what a
@@ -98,21 +101,52 @@ local function ensure_host(h)
   end
 end
 
+-- Depths: `pd` holds each open request's depth (by fingerprint, or 'i<id>' for one that
+-- is not filtered), `lvl` how many open requests each depth has. A depth goes down when a
+-- shorter path turns up while the request is still pending (the local DepthKeeper's rule).
+local function level(d, by)
+  if redis.call('HINCRBY', P .. 'lvl', d, by) <= 0 then redis.call('HDEL', P .. 'lvl', d) end
+end
+
+local function close(key)
+  local d = redis.call('HGET', P .. 'pd', key)
+  if d then
+    redis.call('HDEL', P .. 'pd', key)
+    level(d, -1)
+  end
+end
+
 -- Admit one request: seen decides; then the page limit (exact: `admitted`).
--- c = {fp or '', bucket, host, score band (-priority), element json}
+-- c = {fp or '', bucket, host, score band (-priority), element json, depth}
 local function admit(c)
-  local fp, b, h = c[1], c[2], c[3]
-  if fp ~= '' and redis.call('SISMEMBER', P .. 's:' .. b, fp) == 1 then return 0 end
+  local fp, b, h, depth = c[1], c[2], c[3], tonumber(c[6])
+  if fp ~= '' and redis.call('SISMEMBER', P .. 's:' .. b, fp) == 1 then
+    local old = tonumber(redis.call('HGET', P .. 'pd', fp))
+    if old and depth < old then
+      redis.call('HSET', P .. 'pd', fp, depth)
+      level(old, -1)
+      level(depth, 1)
+    end
+    return 0
+  end
   local maxp = tonumber(redis.call('HGET', P .. 'meta', 'max_pages'))
   if maxp and num(redis.call('HGET', N, 'admitted')) >= maxp then return 0 end
   if fp ~= '' then redis.call('SADD', P .. 's:' .. b, fp) end
   local id = redis.call('HINCRBY', N, 'next_id', 1)
+  local key = fp
+  if fp == '' then key = 'i' .. id end
   redis.call('HINCRBY', N, 'admitted', 1)
   redis.call('HINCRBY', N, 'pending', 1)
+  redis.call('HSET', P .. 'pd', key, depth)
+  level(depth, 1)
   ensure_host(h)
-  redis.call('ZADD', P .. 'q:' .. h, tonumber(c[4]) * 1099511627776 + id, id .. ' ' .. c[5])
+  redis.call('ZADD', P .. 'q:' .. h, tonumber(c[4]) * 1099511627776 + id, id .. ' ' .. key .. ' ' .. c[5])
   wake(h)
   return id
+end
+
+local function key_of(element)
+  return string.match(element, '^%S+ (%S+) ')
 end
 
 local function owner(id, session)
@@ -202,8 +236,8 @@ end
 """
 
 #: ARGV: machine, timeout ms, identity JSON, joined-before ('1'/'0'), nonce, meta fields
-#: as name/value pairs (a retried call with the same nonce gets the same session). Returns {'ok', epoch, state, out} or {'lost'} / {'identity', theirs} /
-#: {'busy'}.
+#: as name/value pairs (a retried call with the same nonce gets the same session).
+#: Returns {'ok', epoch, state, out} or {'lost'} / {'identity', theirs} / {'busy'}.
 JOIN = r"""
 local machine, timeout, identity, joined, nonce = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local meta = P .. 'meta'
@@ -251,8 +285,7 @@ return 1
 """
 
 #: ARGV: session, n, seq. Returns {status, jobs}: each job {'R', id, host, the host's first
-#: element, for its scheme} (robots.txt) or
-#: {'P', element, attempts}.
+#: element, for its scheme} (robots.txt) or {'P', element, attempts, depth}.
 LEASE = r"""
 if lost() then return {'lost'} end
 local session, n, seq = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -267,6 +300,16 @@ end
 local jobs = {}
 local ready = P .. 'ready'
 local guard = 0
+-- A request may go once no shorter path to it can turn up: its depth is at most one
+-- more than the smallest depth with open requests (`low`).
+local low = nil
+if redis.call('HGET', P .. 'meta', 'flat') ~= '1' then
+  for _, d in ipairs(redis.call('HKEYS', P .. 'lvl')) do
+    d = tonumber(d)
+    if low == nil or d < low then low = d end
+  end
+end
+local held = 0
 while #jobs < n and guard < n * 4 do
   guard = guard + 1
   local hs = redis.call('ZRANGEBYSCORE', ready, '-inf', NOW, 'LIMIT', 0, 1)
@@ -283,11 +326,16 @@ while #jobs < n and guard < n * 4 do
     redis.call('HINCRBY', N, 'inflight', 1)
     jobs[#jobs + 1] = {'R', rid, h, redis.call('ZRANGE', P .. 'q:' .. h, 0, 0)[1] or ''}
   else
-    local popped = redis.call('ZPOPMIN', P .. 'q:' .. h)
-    if #popped == 0 then
+    local head = redis.call('ZRANGE', P .. 'q:' .. h, 0, 0)[1]
+    local depth = nil
+    if head then depth = tonumber(redis.call('HGET', P .. 'pd', key_of(head))) end
+    if not head then
       redis.call('ZREM', ready, h)
+    elseif low and depth and depth > low + 1 then
+      held = held + 1
+      redis.call('ZADD', ready, NOW + 50, h)  -- held back for its depth: look again soon
     else
-      local el = popped[1]
+      local el = redis.call('ZPOPMIN', P .. 'q:' .. h)[1]
       local id = string.match(el, '^(%-?%d+) ')
       redis.call('HINCRBY', hk, 'inflight', 1)
       local prev = redis.call('HGET', P .. 'fl', id)
@@ -297,10 +345,16 @@ while #jobs < n and guard < n * 4 do
       redis.call('HSET', P .. 'm:' .. session, id, h .. ' ' .. el)
       redis.call('HINCRBY', N, 'pending', -1)
       redis.call('HINCRBY', N, 'inflight', 1)
-      jobs[#jobs + 1] = {'P', el, num(redis.call('HGET', P .. 'att', id))}
+      jobs[#jobs + 1] = {'P', el, num(redis.call('HGET', P .. 'att', id)), depth or -1}
       wake(h)
     end
   end
+end
+-- Nothing in flight anywhere, and every request waiting is held back for its depth (a
+-- priority put a deep request ahead of a shallow one): the depths cannot settle any more,
+-- so from now on requests go in queue order.
+if #jobs == 0 and held > 0 and num(redis.call('HGET', N, 'inflight')) == 0 then
+  redis.call('HSET', P .. 'meta', 'flat', '1')
 end
 redis.call('ZADD', P .. 'hb', NOW, session)
 if #jobs > 0 then redis.call('HSET', P .. 'lr', session, seq .. ' ' .. cjson.encode(jobs)) end
@@ -333,11 +387,13 @@ for _, e in ipairs(cjson.decode(ARGV[2])) do
         stale = stale + 1  -- sent twice (a retried call whose reply was lost)
       else
         for _, c in ipairs(e.c) do admit(c) end
+        close(key_of(rest))
         release(h, e.s)
         if flags >= 2 then done(id, session)
         else redis.call('HSET', P .. 'fl', id, session .. '|1') end
       end
     elseif kind == 'x' then
+      close(key_of(rest))
       release(h, -1)
       done(id, session)
     elseif kind == 'r' then

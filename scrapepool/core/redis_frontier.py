@@ -67,9 +67,10 @@ def identity_of(settings, spider_ref, start_urls, domains):
     }, sort_keys=True)
 
 
-def _element(req_id, job_or_entry, url, method, headers, body, attempt, origin=None, hops=()):
-    """A request as Redis keeps it: ``"<id> <json>"`` (``id`` left out at admission, where
-    the script assigns it). Bodies travel as latin-1 text: JSON has no bytes."""
+def _element(key, job_or_entry, url, method, headers, body, attempt, origin=None, hops=()):
+    """A request as Redis keeps it: ``"<id> <key> <json>"`` (``key``: that prefix, left out
+    at admission, where the script assigns the id). Bodies travel as latin-1 text: JSON
+    has no bytes."""
     e = job_or_entry
     data = {"u": url, "m": method, "h": headers or None,
             "b": body.decode("latin-1") if body else None, "c": e.callback, "e": e.errback,
@@ -77,12 +78,16 @@ def _element(req_id, job_or_entry, url, method, headers, body, attempt, origin=N
     if origin:
         data["o"], data["z"] = origin, list(hops)
     text = json.dumps(data, separators=(",", ":"))
-    return text if req_id is None else f"{req_id} {text}"
+    return text if key is None else f"{key} {text}"
 
 
-def _job(element, attempts, now):
-    req_id, _, text = element.partition(" ")
+def _job(element, attempts, depth, now):
+    """The Job of a leased element; ``depth`` as Redis keeps it (lowered by a shorter path),
+    or -1 for the element's own."""
+    req_id, _, text = element.split(" ", 2)
     d = json.loads(text)
+    if depth >= 0:
+        d["d"] = depth
     body = d["b"].encode("latin-1") if d.get("b") is not None else None
     job = m.Job(int(req_id), d["u"], d["m"], d.get("h"), body, d.get("c"), d.get("x") or {},
                 d["d"], d.get("a", 0) + attempts, d.get("e"), now, dont_filter=d.get("n", False))
@@ -111,6 +116,8 @@ class RedisFrontier:
         self.buffer = deque()
         #: req_id -> epoch it was leased under: a request of an older session is not ours.
         self.held = {}
+        #: req_id -> its key in Redis (fingerprint or ``i<id>``), for a redirect's next hop.
+        self.keys_of = {}
         #: host -> robots.txt job id this machine fetches.
         self.robots_held = {}
         #: host -> Protego parser, or True (allow all).
@@ -188,6 +195,7 @@ class RedisFrontier:
                        "other machines: joining again")
         self.rejoins += 1
         self.buffer.clear()
+        self.keys_of.clear()
         self.entries = []  # all of them about requests of the old session: stale
         self.robots_held.clear()
         self.join()
@@ -205,7 +213,7 @@ class RedisFrontier:
         entry = _Entry(callback, errback, meta, depth, dont_filter)
         prio = max(-2000, min(2000, int(priority or 0)))
         self.children.append(["" if dont_filter else str(fp), str(fp >> (63 - self.k)), host_key(url),
-                              -prio, _element(None, entry, url, method, headers, body, 0)])
+                              -prio, _element(None, entry, url, method, headers, body, 0), depth])
         return None
 
     def is_seen(self, fp):
@@ -274,14 +282,15 @@ class RedisFrontier:
         for item in jobs:
             if item[0] == "R":
                 rid, host, head = int(item[1]), item[2], item[3]
-                parts = urlsplit(json.loads(head.partition(" ")[2])["u"] if head else f"http://{host}/")
+                parts = urlsplit(json.loads(head.split(" ", 2)[2])["u"] if head else f"http://{host}/")
                 self.robots_held[host] = rid
                 self.held[rid] = self.epoch
                 self.buffer.append(m.Job(rid, f"{parts.scheme}://{parts.netloc}/robots.txt", "GET", None,
                                          None, None, {}, 0, 0, None, now, m.ROBOTS))
             else:
-                job = _job(item[1], int(item[2]), now)
+                job = _job(item[1], int(item[2]), int(item[3]), now)
                 self.held[job.req_id] = self.epoch
+                self.keys_of[job.req_id] = item[1].split(" ", 2)[1]
                 self.buffer.append(job)
         if len(jobs) < self.lease_size:
             self._lease_at = time.monotonic() + POLL_EVERY
@@ -303,6 +312,7 @@ class RedisFrontier:
             self.refused_hops.append(job)  # the engine ends it with an error record
         else:
             self._entry({"t": "x", "i": job.req_id})
+            self.keys_of.pop(job.req_id, None)
         return False
 
     # -- outcomes --------------------------------------------------------------------------
@@ -317,12 +327,13 @@ class RedisFrontier:
         children, self.children = self.children, []
         self._entry({"t": "p", "i": req_id, "s": self._started_ago(), "c": children})
         self.held.pop(req_id, None)
+        self.keys_of.pop(req_id, None)
 
     def redirect(self, job, url, method, body, headers):
         fp, self.marked = self.marked, None
         origin = job.origin or job.url
-        element = _element(job.req_id, job, url, method, headers, body, job.attempt, origin,
-                           job.hops + (url,))
+        element = _element(f"{job.req_id} {self.keys_of.pop(job.req_id)}", job, url, method, headers,
+                           body, job.attempt, origin, job.hops + (url,))
         self._entry({"t": "r", "i": job.req_id, "s": self._started_ago(),
                      "f": "" if fp is None else str(fp), "b": "0" if fp is None else str(fp >> (63 - self.k)),
                      "h": host_key(url), "e": element})
