@@ -31,6 +31,8 @@ Keys, all under ``P = "sp:{<crawl id>}:"`` (one hash tag, so one Redis Cluster s
 ``P sess``      HASH    machine -> current epoch (session = ``machine#epoch``)
 ``P hb``        ZSET    session -> last heartbeat (ms)
 ``P robots``    HASH    host -> robots.txt text (empty: allow all)
+``P ck:<jar>``   HASH    a cookie jar: ``domain|path|name`` -> the cookie (JSON); ``P ckj``
+                        names the jars, ``ckver`` in ``P n`` counts their changes
 ``P out``       HASH    machine -> ``"<offset>|<records>|<path>|<seq>"``: its durable
                         output end, and the number of its last accepted commit
 ``P lr``        HASH    session -> its last LEASE (sequence number and jobs)
@@ -227,11 +229,11 @@ local function finish_check()
 end
 
 local function status()
-  local v = redis.call('HMGET', N, 'pending', 'inflight', 'admitted', 'done')
+  local v = redis.call('HMGET', N, 'pending', 'inflight', 'admitted', 'done', 'ckver')
   local first = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
   local due = -1
   if #first == 2 then due = math.max(0, tonumber(first[2]) - NOW) end
-  return {finish_check(), num(v[1]), num(v[2]), num(v[3]), num(v[4]), due}
+  return {finish_check(), num(v[1]), num(v[2]), num(v[3]), num(v[4]), due, num(v[5])}
 end
 """
 
@@ -362,7 +364,7 @@ return {status(), jobs}
 """
 
 #: ARGV: session, a JSON array of entries:
-#:   {t='p', i=id, s=started_ago_ms, c=children}  a page's outcome (its children admitted)
+#:   {t='p', i=id, s=started_ago_ms, c=children, k=cookie changes by jar}  a page's outcome
 #:   {t='x', i=id}                                 robots.txt refused it: it ends here
 #:   {t='r', i=id, s=, f=fp, b=bucket, h=host, e=element}   a redirect's next hop
 #:   {t='q', i=id}                                 given back (Ctrl-C, leaving)
@@ -386,6 +388,19 @@ for _, e in ipairs(cjson.decode(ARGV[2])) do
       if flags % 2 == 1 then
         stale = stale + 1  -- sent twice (a retried call whose reply was lost)
       else
+        if e.k then
+          for jar, changes in pairs(e.k) do
+            local ck = P .. 'ck:' .. jar
+            for _, c in ipairs(changes['set'] or {}) do
+              redis.call('HSET', ck, c.domain .. '|' .. c.path .. '|' .. c.name, cjson.encode(c))
+            end
+            for _, d in ipairs(changes['del'] or {}) do
+              redis.call('HDEL', ck, d[1] .. '|' .. d[2] .. '|' .. d[3])
+            end
+            redis.call('SADD', P .. 'ckj', jar)
+          end
+          redis.call('HINCRBY', N, 'ckver', 1)
+        end
         for _, c in ipairs(e.c) do admit(c) end
         close(key_of(rest))
         release(h, e.s)

@@ -363,6 +363,9 @@ class Engine:
             if job is None:
                 return
             self.frontier.make_durable(job.req_id)
+            shared_jars = self.frontier.shared_jars()
+            if shared_jars is not None:
+                self.jars = CookieJars(shared_jars)
             if self.jars and job.kind == m.PAGE:
                 host = urlsplit(job.url).hostname or ""
                 job = job._replace(cookies=self.jars.for_host(jar_key(job.meta), host))
@@ -415,7 +418,7 @@ class Engine:
             return
         if "cookies" in info:
             self.jars.update(jar_key(job.meta), info["cookies"])
-            self.frontier.keep("cookies", self.jars.to_json())
+            self.frontier.cookies_changed(jar_key(job.meta), info["cookies"], self.jars)
         if msg.kind == "interrupted":
             # Stopped by a signal before a retry: not an outcome; the request stays
             # pending in the job DB, and a resume tries it again.

@@ -166,6 +166,14 @@ class Frontier:
         if parked is not None:
             self.store.push_ahead(*parked)
 
+    # -- cookies ---------------------------------------------------------------------------
+    def cookies_changed(self, jar, changes, jars):
+        """The jars are saved whole with the outcome's transaction (one process owns them)."""
+        self.keep("cookies", jars.to_json())
+
+    def shared_jars(self):
+        return None
+
     # -- write-ahead -----------------------------------------------------------------------
     def keep(self, key, value):
         """State that must become durable with the outcomes that changed it (cookie jars)."""

@@ -75,6 +75,15 @@ class FrontierAPI(Protocol):
     def robots_lost(self, url: str) -> None:
         """The robots.txt request died with its fetcher: ask again."""
 
+    # -- cookies --------------------------------------------------------------------------
+    def cookies_changed(self, jar: str, changes: dict, jars) -> None:
+        """A response changed cookie jar ``jar`` (``changes``: cookies.jar_changes; the
+        coordinator's ``jars`` already hold them): durable with the outcome that made them."""
+
+    def shared_jars(self) -> Optional[dict]:
+        """Every cookie jar, when another machine changed one since the last call (a shared
+        frontier); None: nothing new (always, for the local frontier)."""
+
     # -- durability -----------------------------------------------------------------------
     def keep(self, key: str, value) -> None:
         """Crawl state that must become durable with the outcomes that changed it (the

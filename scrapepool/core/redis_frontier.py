@@ -140,6 +140,11 @@ class RedisFrontier:
         self._reap_at = 0.0
         self.lease_size = max(1, settings.workers * settings.concurrency)
         self.rejoins = 0
+        #: jar -> changes of the outcome being recorded; the version of the jars in Redis
+        #: (bumped by every change) and of the ones the coordinator holds.
+        self.cookie_changes = {}
+        self.cookie_version = 0
+        self.jars_version = 0
         self.lease_seq = 0
         self._handed = None
         #: When Redis became unreachable (None: it answers).
@@ -271,6 +276,7 @@ class RedisFrontier:
         return hops
 
     def _lease(self):
+        self._send_entries()  # this machine's cookie changes reach Redis before it reads the jars
         self.lease_seq += 1
         reply = self._call("lease", [self.session, self.lease_size, self.lease_seq])
         if reply[0] == "fenced":
@@ -325,7 +331,10 @@ class RedisFrontier:
 
     def record_outcome(self, req_id):
         children, self.children = self.children, []
-        self._entry({"t": "p", "i": req_id, "s": self._started_ago(), "c": children})
+        entry = {"t": "p", "i": req_id, "s": self._started_ago(), "c": children}
+        if self.cookie_changes:
+            entry["k"], self.cookie_changes = self.cookie_changes, {}
+        self._entry(entry)
         self.held.pop(req_id, None)
         self.keys_of.pop(req_id, None)
 
@@ -362,6 +371,20 @@ class RedisFrontier:
         rid = self.robots_held.pop(host_key(url), None)
         if rid is not None:
             self._entry({"t": "L", "i": rid})
+
+    # -- cookies ---------------------------------------------------------------------------
+    def cookies_changed(self, jar, changes, jars):
+        """Sent with the outcome, in the script that admits its children: a login on one
+        machine reaches the requests it leads to on every machine."""
+        self.cookie_changes[jar] = changes
+
+    def shared_jars(self):
+        if self.cookie_version == self.jars_version:
+            return None
+        self.jars_version = self.cookie_version
+        p = self.keys[0]
+        return {jar: [json.loads(v) for v in self.r.hvals(f"{p}ck:{jar}")]
+                for jar in self.r.smembers(f"{p}ckj")}
 
     # -- durability -----------------------------------------------------------------------
     def keep(self, key, value):
@@ -433,6 +456,7 @@ class RedisFrontier:
         self.inflight = int(status[2])
         self.admitted = int(status[3])
         self.due = None if int(status[5]) < 0 else int(status[5]) / 1000
+        self.cookie_version = int(status[6])
 
     def _uptime(self):
         try:
