@@ -362,6 +362,11 @@ class Engine:
                               final_url=(hop.origin, *hop.hops)[-2])
             if job is None:
                 return
+            if job.kind == m.PAGE and job.attempt >= self.settings.poison_limit:
+                # Only a shared frontier hands such a request out: its machines died holding
+                # it that many times (a page that kills whole machines goes round no more).
+                self._give_up(job, f"gave up after its machine died {job.attempt} times")
+                continue
             self.frontier.make_durable(job.req_id)
             shared_jars = self.frontier.shared_jars()
             if shared_jars is not None:
