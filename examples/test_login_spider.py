@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # the site builder lives with the project's tests
 
 from login_spider import LoginSpider  # noqa: E402
 
-from tests.issue7_sites import LoginSite  # noqa: E402
+from tests.real_world_sites import LoginSite  # noqa: E402
 
 
 @pytest.mark.timeout(60)

@@ -1,9 +1,11 @@
-"""Site builders for the issue 7 tests ("real sites"): forms with view state, a JSON API,
-sitemaps, a rule-driven catalogue and a login with a CSRF token and a session cookie.
+"""Sites modelled on real-world ones (issue 7): forms with view state, a JSON API, sitemaps,
+a rule-driven catalogue and a login with a CSRF token and a session cookie.
 
 Each builder returns an object with ``site`` (a dict for SiteServer) and whatever the
 server saw that a test wants to check (POST bodies, cookies). Pages are callables run
-in the server's threads, so the state is kept under a lock.
+in the server's threads, so the state is kept under a lock. Their spiders are in
+``tests/real_world_spiders.py``; crawl them with the plugin's ``crawl_spider`` under
+:data:`CRAWL_SETTINGS`.
 """
 
 import gzip
@@ -14,7 +16,13 @@ import threading
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+import pytest
+
 from scrapepool.testing.testserver import Page
+
+#: The settings these sites are crawled with (small, quiet, no robots.txt, no retry):
+#: ``@CRAWL_SETTINGS`` on a test that uses the ``crawl_spider`` fixture.
+CRAWL_SETTINGS = pytest.mark.crawl_settings(concurrency=2, timeout=10.0, retries=0)
 
 ROBOTS = Page("User-agent: *\nDisallow:\n", content_type="text/plain")
 
@@ -350,22 +358,3 @@ class LoginSite:
     def posts(self):
         with self.lock:
             return [dict(form_pairs(body)) for method, path, _, body in self.requests if method == "POST"]
-
-
-# -- crawling ----------------------------------------------------------------------------------------
-
-def run_crawl(tmp_path, spider, seeds=(), name="out.jsonl", **kw):
-    """``scrapepool.crawl("tests.issue7_spiders:<spider>", ...)``, small, quiet and without
-    robots.txt; returns (stats, records)."""
-    import scrapepool
-
-    kw.setdefault("workers", 1)
-    kw.setdefault("concurrency", 2)
-    kw.setdefault("robots", False)
-    kw.setdefault("progress", False)
-    kw.setdefault("timeout", 10.0)
-    kw.setdefault("retries", 0)
-    out = tmp_path / name
-    stats = scrapepool.crawl(f"tests.issue7_spiders:{spider}", seeds=list(seeds), output=str(out), **kw)
-    with open(out, encoding="utf-8") as f:
-        return stats, [json.loads(line) for line in f if line.strip()]

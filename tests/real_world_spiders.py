@@ -1,5 +1,6 @@
-"""Spiders for the issue 7 tests, at module level: spawned fetchers import them as
-``tests.issue7_spiders:Name``."""
+"""Spiders for the sites of ``tests/real_world_sites.py`` (forms, a JSON API, sitemaps, rules,
+logins and cookies), at module level: spawned fetchers import them as
+``tests.real_world_spiders:Name``."""
 
 from scrapepool import Request, Spider
 from scrapepool.spiders.forms import FormRequest

@@ -3,15 +3,17 @@ protected page whichever fetcher sends it, separate cookie jars side by side, an
 
 import pytest
 
-from tests.issue7_sites import LoginSite, run_crawl
+from tests.real_world_sites import CRAWL_SETTINGS, LoginSite
+from tests.real_world_spiders import CookieLoginSpider, TwoJarsSpider
 
 
 @pytest.mark.timeout(60)
-def test_login_with_csrf_then_every_protected_page_from_three_fetchers(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_login_with_csrf_then_every_protected_page_from_three_fetchers(site_server, crawl_spider):
     login = LoginSite(pages=12, delay=0.02)  # slow pages: the fetchers share them out
     server = site_server(login.site)
-    stats, records = run_crawl(tmp_path, "CookieLoginSpider", [server.url_for("/login")],
-                               workers=3, concurrency=2)
+    result = crawl_spider(CookieLoginSpider, server, start="/login", workers=3, concurrency=2)
+    stats, records = result.stats, result.records
     assert stats["finish_reason"] == "finished"
     (post,) = login.posts()
     assert post["csrf_token"] and post["username"] == "alice" and post["action"] == "login"
@@ -26,11 +28,12 @@ def test_login_with_csrf_then_every_protected_page_from_three_fetchers(site_serv
 
 
 @pytest.mark.timeout(60)
-def test_two_cookie_jars_keep_two_sessions_apart(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_two_cookie_jars_keep_two_sessions_apart(site_server, crawl_spider):
     login = LoginSite(pages=2)
     server = site_server(login.site)
-    stats, records = run_crawl(tmp_path, "TwoJarsSpider", workers=2,
-                               spider_kwargs={"base": server.url})
+    result = crawl_spider(TwoJarsSpider, server, start=[], workers=2, spider_kwargs={"base": server.url})
+    stats, records = result.stats, result.records
     assert stats["finish_reason"] == "finished"
     assert sorted(p["username"] for p in login.posts()) == ["alice", "bob"]
     seen = sorted((r["kind"], r["jar"], r["as"], r.get("shown") or r.get("owner")) for r in records)
@@ -39,11 +42,12 @@ def test_two_cookie_jars_keep_two_sessions_apart(site_server, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_cookies_off_means_no_session(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_cookies_off_means_no_session(site_server, crawl_spider):
     login = LoginSite(pages=3)
     server = site_server(login.site)
-    stats, records = run_crawl(tmp_path, "CookieLoginSpider",
-                               [server.url_for("/login"), server.url_for("/private/1")], cookies=False)
+    result = crawl_spider(CookieLoginSpider, server, start=["/login", "/private/1"], cookies=False)
+    stats, records = result.stats, result.records
     assert stats["finish_reason"] == "finished"
     # the login POST fails its CSRF check (no session cookie), the protected page answers 403
     assert sorted((r["kind"], r["path"], r["status"]) for r in records) == [

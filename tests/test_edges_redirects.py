@@ -15,7 +15,7 @@ from scrapepool import Request, Spider
 from scrapepool.net.downloader import redirect_request
 from scrapepool.testing.testserver import Page
 from scrapepool.urls import InvalidURL, location_url
-from tests.web_sites import ROBOTS, by_path, head, page_requests, raw_serve, respond, run_crawl, serve  # noqa: F401
+from tests.web_sites import CRAWL_SETTINGS, ROBOTS, by_path, head, page_requests, raw_serve, respond  # noqa: F401
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -30,15 +30,17 @@ def redirect(location, status=302):
 # -- malformed Locations ------------------------------------------------------------------------------
 
 @pytest.mark.timeout(20)
-def test_a_malformed_location_ends_the_request_with_an_error_record(serve, tmp_path):
+@CRAWL_SETTINGS
+def test_a_malformed_location_ends_the_request_with_an_error_record(site_server, crawl_spider):
     site = {"/robots.txt": ROBOTS, "/ok": "<title>ok</title>"}
     links = []
     for i, location in enumerate(BAD_LOCATIONS):
         site[f"/r{i}"] = redirect(location, 301 + i % 2)
         links.append(f'<a href="/r{i}">r</a>')
     site["/"] = "".join(links) + '<a href="/ok">ok</a>'
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], allowed_domains=["127.0.0.1"])
+    server = site_server(site)
+    result = crawl_spider(None, server, allowed_domains=["127.0.0.1"])
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     assert sorted(recs) == sorted(["/", "/ok"] + [f"/r{i}" for i in range(len(BAD_LOCATIONS))])
@@ -53,10 +55,12 @@ def test_a_malformed_location_ends_the_request_with_an_error_record(serve, tmp_p
 
 
 @pytest.mark.timeout(20)
-def test_a_malformed_redirect_of_robots_txt_allows_all_and_the_crawl_ends(serve, tmp_path):
+@CRAWL_SETTINGS
+def test_a_malformed_redirect_of_robots_txt_allows_all_and_the_crawl_ends(site_server, crawl_spider):
     site = {"/robots.txt": redirect("http://[::1"), "/": '<a href="/a">a</a>', "/a": "<title>A</title>"}
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], robots=True)
+    server = site_server(site)
+    result = crawl_spider(None, server, robots=True)
+    stats, records = result.stats, result.records
 
     assert sorted(by_path(records)) == ["/", "/a"]
     assert server.count("/robots.txt") == 1 and server.count("/a") == 1
@@ -97,7 +101,8 @@ def redirect_raw(location):
     return handler
 
 
-def test_location_bytes_are_read_as_browsers_read_them(raw_serve, tmp_path):
+@CRAWL_SETTINGS
+def test_location_bytes_are_read_as_browsers_read_them(raw_serve, crawl_spider):
     target = respond("<title>landed</title>")
     routes = {
         "/u8": redirect_raw("/caf\u00c3\u00a9"),     # the bytes C3 A9: UTF-8 for e-acute
@@ -108,7 +113,8 @@ def test_location_bytes_are_read_as_browsers_read_them(raw_serve, tmp_path):
     }
     routes["/"] = respond("".join(f'<a href="{p}">x</a>' for p in ("/u8", "/l1", "/pct", "/triple")))
     server = raw_serve(routes)
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    result = crawl_spider(None, site=None, start=server.url + "/")
+    records = result.records
 
     recs = by_path(records)
     landed = {"/u8": "/caf%C3%A9", "/l1": "/caf%E9?q=%E9", "/pct": "/x%E0%A4", "/triple": "/t"}
@@ -198,16 +204,18 @@ class Recorder:
         return serve
 
 
-def test_credentials_do_not_follow_a_redirect_to_another_origin(serve, tmp_path):
+@CRAWL_SETTINGS
+def test_credentials_do_not_follow_a_redirect_to_another_origin(site_server, crawl_spider):
     rec = Recorder()
-    other = serve({"/robots.txt": ROBOTS, "/land": rec.page("other")})
+    other = site_server({"/robots.txt": ROBOTS, "/land": rec.page("other")})
     site = {"/robots.txt": ROBOTS, "/": "<p>home</p>",
             "/cross": redirect(f"{other.url}/land"), "/same": redirect("/land-same", 307),
             "/land-same": rec.page("same")}
-    server = serve(site)
+    server = site_server(site)
     # without cookies, a request's Cookie header is sent as it is: the redirect must drop it itself
-    stats, records = run_crawl(tmp_path, [server.url + "/"], spider=f"{__name__}:SendsSecrets",
-                               allowed_domains=["127.0.0.1"], cookies=False, timeout=3, retries=0)
+    result = crawl_spider(SendsSecrets, server, allowed_domains=["127.0.0.1"], cookies=False, timeout=3,
+                          retries=0)
+    records = result.records
 
     landed = {r["url"].rsplit("/", 1)[1]: r["final_url"] for r in records}
     assert landed["cross"] == other.url + "/land" and landed["same"] == server.url + "/land-same"
@@ -218,14 +226,15 @@ def test_credentials_do_not_follow_a_redirect_to_another_origin(serve, tmp_path)
         assert same_headers[name.lower()] == value
 
 
-def test_a_post_redirected_into_a_get_leaves_its_body_and_body_headers(serve, tmp_path):
+@CRAWL_SETTINGS
+def test_a_post_redirected_into_a_get_leaves_its_body_and_body_headers(site_server, crawl_spider):
     rec = Recorder()
     site = {"/robots.txt": ROBOTS, "/": "<p>home</p>", "/cross": "<p>c</p>", "/same": "<p>s</p>",
             "/p302": redirect("/t302", 302), "/p303": redirect("/t303", 303), "/p307": redirect("/t307", 307),
             "/t302": rec.page("302"), "/t303": rec.page("303"), "/t307": rec.page("307")}
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], spider=f"{__name__}:SendsSecrets",
-                               timeout=3, retries=0)
+    server = site_server(site)
+    result = crawl_spider(SendsSecrets, server, timeout=3, retries=0)
+    stats = result.stats
 
     assert stats["errors"] == {}
     for status in ("302", "303"):

@@ -20,7 +20,7 @@ from scrapepool.spiders.rules import CrawlSpider, LinkExtractor, Rule
 from scrapepool.spiders.sitemap import SitemapSpider, sitemap_urls_from_robots
 from scrapepool.testing.testserver import Page
 from scrapepool.urls import canonical, check_seed_url
-from tests.web_sites import ROBOTS, by_path, page_requests, run_crawl, serve  # noqa: F401 (fixture)
+from tests.web_sites import CRAWL_SETTINGS, ROBOTS, by_path, page_requests
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -132,13 +132,15 @@ def test_sitemap_urls_from_robots_skip_malformed_lines():
 
 # -- crawls ------------------------------------------------------------------------------------------
 
-def test_the_site_spider_keeps_a_page_with_malformed_links(serve, tmp_path):
+@CRAWL_SETTINGS
+def test_the_site_spider_keeps_a_page_with_malformed_links(site_server, crawl_spider):
     site = {"/robots.txt": ROBOTS,
             "/": '<title>Home</title><a href="/a">a</a>' + bad_links() + '<a href="/b">b</a>',
             "/a": "<title>A</title>" + bad_links(), "/b": "<title>B</title>"}
-    server = serve(site)
+    server = site_server(site)
     # any port of 127.0.0.1 allowed: a link to port 0 would be requested if it were not refused
-    stats, records = run_crawl(tmp_path, [server.url + "/"], allowed_domains=["127.0.0.1"])
+    result = crawl_spider(None, server, allowed_domains=["127.0.0.1"])
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     assert sorted(recs) == ["/", "/a", "/b"]
@@ -197,12 +199,14 @@ def test_a_sitemap_with_malformed_locs_keeps_its_good_ones(crawl_spider, site_se
     assert result.stats["spider_errors"] == 0
 
 
-def test_percent_escapes_and_non_ascii_links_reach_the_server_escaped_once(serve, tmp_path):
+@CRAWL_SETTINGS
+def test_percent_escapes_and_non_ascii_links_reach_the_server_escaped_once(site_server, crawl_spider):
     site = {"/robots.txt": ROBOTS,
             "/": '<a href="/e/%E0%A4">1</a><a href="/e/caf\u00e9?q=\u00e9">2</a><a href="/e/caf%E9">3</a>'
                  '<a href="/e/a%2Fb">4</a><a href="/e/sp ace">5</a>'}
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    server = site_server(site)
+    result = crawl_spider(None, server)
+    stats = result.stats
 
     assert sorted(page_requests(server)) == sorted(
         ["/", "/e/%E0%A4", "/e/caf%C3%A9?q=%C3%A9", "/e/caf%E9", "/e/a%2Fb", "/e/sp%20ace"])

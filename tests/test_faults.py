@@ -9,12 +9,13 @@ import threading
 import time
 
 import pytest
-from conftest import ROBOTS, ROOT, _env, load_jsonl
+from conftest import ROBOTS, ROOT, _env
 
-import scrapepool
 from scrapepool.testing.testserver import Page
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90),
+              # crawl_spider: small and fast, robots.txt obeyed (as scrapepool.crawl's default)
+              pytest.mark.crawl_settings(concurrency=2, start_method="fork", robots=True)]
 
 
 def site(n=6, bad=(), extra=None):
@@ -27,27 +28,20 @@ def site(n=6, bad=(), extra=None):
     return pages
 
 
-def crawl(server, out, spider, **kw):
-    kw.setdefault("workers", 1)
-    kw.setdefault("concurrency", 2)
-    kw.setdefault("start_method", "fork")
-    return scrapepool.crawl(spider, seeds=[server.url + "/"], output=str(out), **kw)
-
-
-def urls(out):
-    return sorted(r["url"].rsplit("/", 1)[1] for r in load_jsonl(out))
+def urls(records):
+    return sorted(r["url"].rsplit("/", 1)[1] for r in records)
 
 
 @pytest.mark.parametrize("spider", ["ExitsOnBad", "ExitsInPipeline"])
 def test_spider_or_pipeline_calling_sys_exit_is_one_spider_error_and_the_crawl_ends(
-        site_server, tmp_path, spider):
+        site_server, crawl_spider, spider):
     server = site_server(site(6, bad={2, 5}))
-    out = tmp_path / "out.jsonl"
     # -c 1: a thread killed by SystemExit would leave no thread to fetch the rest.
-    stats = crawl(server, out, f"tests.fault_spiders:{spider}", concurrency=1)
+    result = crawl_spider(f"tests.fault_spiders:{spider}", server, concurrency=1)
+    stats = result.stats
     assert stats["finish_reason"] == "finished"
     assert stats["spider_errors"] == 2
-    got = urls(out)
+    got = urls(result.records)
     for i in (1, 3, 4, 6):
         assert f"p{i}" in got
     if spider == "ExitsOnBad":  # what was yielded before sys.exit() is kept, as for any exception
@@ -55,33 +49,33 @@ def test_spider_or_pipeline_calling_sys_exit_is_one_spider_error_and_the_crawl_e
     assert stats["pages"] == 7
 
 
-def test_error_record_raising_system_exit_still_ends_the_request(site_server, tmp_path):
+def test_error_record_raising_system_exit_still_ends_the_request(site_server, crawl_spider):
     pages = site(3)
     pages["/"] += '<a href="/missing">gone</a>'
     server = site_server(pages)
-    out = tmp_path / "out.jsonl"
-    stats = crawl(server, out, "tests.fault_spiders:ExitsInErrorRecord", concurrency=1)
+    result = crawl_spider("tests.fault_spiders:ExitsInErrorRecord", server, concurrency=1)
+    stats = result.stats
     assert stats["finish_reason"] == "finished"
     assert stats["pages"] == 5 and stats["status"].get("404") == 1
     assert stats["spider_errors"] == 1
-    assert urls(out) == ["", "p1", "p2", "p3"]
+    assert urls(result.records) == ["", "p1", "p2", "p3"]
 
 
-def test_spider_code_that_never_returns_is_taken_as_lost_and_given_up(site_server, tmp_path):
+def test_spider_code_that_never_returns_is_taken_as_lost_and_given_up(site_server, crawl_spider):
     """The coordinator's deadline: a request in flight longer than it can possibly take is lost."""
     server = site_server(site(4, extra={"/p9-stuck": "<title>stuck</title>"},
                               ) | {"/": "".join(f'<a href="/p{i}">x</a>' for i in range(1, 5))
                                    + '<a href="/p9-stuck">s</a>'})
-    out = tmp_path / "out.jsonl"
-    stats = crawl(server, out, "tests.fault_spiders:HangsOnStuck", concurrency=2, timeout=1.0,
-                  retries=0, hang_margin=1.0, poison_limit=1)
+    result = crawl_spider("tests.fault_spiders:HangsOnStuck", server, concurrency=2, timeout=1.0,
+                          retries=0, hang_margin=1.0, poison_limit=1)
+    stats = result.stats
     assert stats["finish_reason"] == "finished"
-    assert urls(out) == ["", "p1", "p2", "p3", "p4"]
+    assert urls(result.records) == ["", "p1", "p2", "p3", "p4"]
     assert stats["errors"].get("lost") == 1
     assert server.count("/p9-stuck") == 1
 
 
-def test_close_spider_stops_the_crawl_with_its_reason(site_server, tmp_path):
+def test_close_spider_stops_the_crawl_with_its_reason(site_server, crawl_spider):
     # A chain: each page links to the next; page 3 says stop.
     pages = {"/robots.txt": ROBOTS}
     for i in range(30):
@@ -89,11 +83,11 @@ def test_close_spider_stops_the_crawl_with_its_reason(site_server, tmp_path):
         nxt = f"/c{i + 1}{'-stop' if i + 1 == 3 else ''}"
         pages[name] = f'<title>{i}</title><a href="{nxt}">next</a>'
     server = site_server(pages)
-    out = tmp_path / "out.jsonl"
-    stats = crawl(server, out, "tests.fault_spiders:ClosesOnStop", concurrency=1)
+    result = crawl_spider("tests.fault_spiders:ClosesOnStop", server, concurrency=1)
+    stats = result.stats
     assert stats["finish_reason"] == "enough"
     assert stats["spider_errors"] == 0
-    assert urls(out) == ["", "c1", "c2", "c3-stop"]
+    assert urls(result.records) == ["", "c1", "c2", "c3-stop"]
     assert server.count("/c4") == 0
 
 
@@ -169,14 +163,13 @@ def test_a_signal_during_the_engines_start_up_stops_the_crawl(tmp_path, sig, cod
 
 # -- never eat the machine ---------------------------------------------------------------------
 
-def test_a_page_past_max_elements_is_recorded_with_an_error_not_parsed(site_server, tmp_path):
+def test_a_page_past_max_elements_is_recorded_with_an_error_not_parsed(site_server, crawl_spider):
     dense = "<title>dense</title>" + "<b>x</b>" * 3000
     server = site_server({"/robots.txt": ROBOTS, "/": '<a href="/dense">d</a><a href="/ok">o</a>',
                           "/dense": dense, "/ok": "<title>ok</title>"})
-    out = tmp_path / "out.jsonl"
-    stats = scrapepool.crawl(seeds=[server.url + "/"], output=str(out), workers=1, concurrency=2,
-                             start_method="fork", max_elements=1000)
-    by_path = {r["url"].rsplit("/", 1)[1]: r for r in load_jsonl(out)}
+    result = crawl_spider(None, server, workers=1, concurrency=2, start_method="fork", max_elements=1000)
+    stats = result.stats
+    by_path = {r["url"].rsplit("/", 1)[1]: r for r in result.records}
     assert set(by_path) == {"", "dense", "ok"}
     assert by_path["ok"]["title"] == "ok" and by_path["ok"]["error"] is None
     assert by_path["dense"]["status"] == 200
@@ -185,14 +178,13 @@ def test_a_page_past_max_elements_is_recorded_with_an_error_not_parsed(site_serv
     assert stats["spider_errors"] == 0
 
 
-def test_a_fetcher_past_its_memory_budget_is_replaced_and_nothing_is_lost(site_server, tmp_path):
+def test_a_fetcher_past_its_memory_budget_is_replaced_and_nothing_is_lost(site_server, crawl_spider):
     pages = site(12)
     server = site_server(pages)
-    out = tmp_path / "out.jsonl"
     # 1 MB: every fetcher is past it after its first request.
-    stats = scrapepool.crawl(seeds=[server.url + "/"], output=str(out), workers=2, concurrency=2,
-                             start_method="fork", max_memory_mb=1)
-    got = [r["url"] for r in load_jsonl(out)]
+    result = crawl_spider(None, server, workers=2, concurrency=2, start_method="fork", max_memory_mb=1)
+    stats = result.stats
+    got = [r["url"] for r in result.records]
     assert sorted(got) == sorted(server.url + p for p in pages if p != "/robots.txt")
     assert stats["finish_reason"] == "finished"
     assert stats["fetchers_replaced"] >= 2
@@ -209,11 +201,11 @@ def _redirect_site():
             "/a": "<title>A</title>", "/old": Page("", status=301, headers={"Location": "/a"})}
 
 
-def test_a_redirect_to_a_url_already_seen_ends_in_the_dupefilter(site_server, tmp_path):
+def test_a_redirect_to_a_url_already_seen_ends_in_the_dupefilter(site_server, crawl_spider):
     server = site_server(_redirect_site())
-    out = tmp_path / "out.jsonl"
-    stats = crawl(server, out, "tests.fault_spiders:RecordsEachResponse")
-    finals = sorted(r["final_url"].rsplit("/", 1)[1] for r in load_jsonl(out))
+    result = crawl_spider("tests.fault_spiders:RecordsEachResponse", server)
+    stats = result.stats
+    finals = sorted(r["final_url"].rsplit("/", 1)[1] for r in result.records)
     assert finals == ["", "a"]  # the page /a once, not twice
     assert server.count("/a") == 1 and server.count("/old") == 1
     assert stats["redirects_to_seen"] == 1
@@ -221,12 +213,11 @@ def test_a_redirect_to_a_url_already_seen_ends_in_the_dupefilter(site_server, tm
 
 
 def test_the_site_spider_records_the_redirect_to_a_seen_url_without_fetching_it_again(
-        site_server, tmp_path):
+        site_server, crawl_spider):
     server = site_server(_redirect_site())
-    out = tmp_path / "out.jsonl"
-    stats = scrapepool.crawl(seeds=[server.url + "/"], output=str(out), workers=1, concurrency=1,
-                             start_method="fork")
-    by_url = {r["url"].rsplit("/", 1)[1]: r for r in load_jsonl(out)}
+    result = crawl_spider(None, server, workers=1, concurrency=1, start_method="fork")
+    stats = result.stats
+    by_url = {r["url"].rsplit("/", 1)[1]: r for r in result.records}
     assert set(by_url) == {"", "a", "old"}
     old = by_url["old"]
     assert old["final_url"] == server.url + "/a" and old["status"] == 301 and old["error"] is None
@@ -235,10 +226,10 @@ def test_the_site_spider_records_the_redirect_to_a_seen_url_without_fetching_it_
     assert stats["redirects_to_seen"] == 1 and stats["errors"] == {}
 
 
-def test_dont_filter_follows_a_redirect_to_a_seen_url_as_before(site_server, tmp_path):
+def test_dont_filter_follows_a_redirect_to_a_seen_url_as_before(site_server, crawl_spider):
     server = site_server(_redirect_site())
-    out = tmp_path / "out.jsonl"
-    stats = crawl(server, out, "tests.fault_spiders:RecordsEachResponseUnfiltered")
-    finals = sorted(r["final_url"].rsplit("/", 1)[1] for r in load_jsonl(out))
+    result = crawl_spider("tests.fault_spiders:RecordsEachResponseUnfiltered", server)
+    stats = result.stats
+    finals = sorted(r["final_url"].rsplit("/", 1)[1] for r in result.records)
     assert finals == ["", "a", "a"]
     assert stats["redirects_to_seen"] == 0

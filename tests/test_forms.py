@@ -7,7 +7,8 @@ import pytest
 
 from scrapepool import Request, Response
 from scrapepool.spiders.forms import FormRequest, post_form
-from tests.issue7_sites import SearchSite, api_site, form_pairs, run_crawl
+from tests.real_world_sites import CRAWL_SETTINGS, SearchSite, api_site, form_pairs
+from tests.real_world_spiders import ApiSpider, SearchFormSpider
 
 
 def html_response(body, url="http://example.com/dir/page.html", charset="utf-8"):
@@ -195,11 +196,12 @@ def test_selects_without_options_and_sized_selects():
 # -- crawls through the engine ----------------------------------------------------------------------
 
 @pytest.mark.timeout(60)
-def test_two_step_search_form_with_view_state(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_two_step_search_form_with_view_state(site_server, crawl_spider):
     search = SearchSite()
     server = site_server(search.site)
-    stats, records = run_crawl(tmp_path, "SearchFormSpider", [server.url_for("/app/search.aspx")],
-                               spider_kwargs={"query": "python"})
+    result = crawl_spider(SearchFormSpider, server, start="/app/search.aspx", spider_kwargs={"query": "python"})
+    stats, records = result.stats, result.records
     assert stats["finish_reason"] == "finished"
     assert sorted((r["page"], r["title"]) for r in records) == [
         (1, "Fluent Python"), (1, "Learning Python"), (1, "Python Crash Course"),
@@ -216,7 +218,8 @@ def test_two_step_search_form_with_view_state(site_server, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_a_stale_view_state_gets_no_results(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_a_stale_view_state_gets_no_results(site_server, crawl_spider):
     search = SearchSite()
     server = site_server(search.site)
     real = search.search_page
@@ -225,15 +228,17 @@ def test_a_stale_view_state_gets_no_results(site_server, tmp_path):
         return real(info).replace(search.issued[-1], "forged==")
 
     search.site["/app/search.aspx"] = tampered
-    _, records = run_crawl(tmp_path, "SearchFormSpider", [server.url_for("/app/search.aspx")])
+    records = crawl_spider(SearchFormSpider, server, start="/app/search.aspx").records
     assert [r["error"] for r in records] == ["HTTP 400"]
     assert form_pairs(search.posts[0][2])[0] == ("__VIEWSTATE", "forged==")
 
 
 @pytest.mark.timeout(60)
-def test_paginated_json_api(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_paginated_json_api(site_server, crawl_spider):
     server = site_server(api_site(pages=4, per_page=3))
-    stats, records = run_crawl(tmp_path, "ApiSpider", [server.url_for("/api/items?page=1")], workers=2)
+    result = crawl_spider(ApiSpider, server, start="/api/items?page=1", workers=2)
+    stats, records = result.stats, result.records
     assert stats["finish_reason"] == "finished"
     assert sorted(r["id"] for r in records) == list(range(1, 13))
     assert {r["id"]: r["page"] for r in records} == {i: (i - 1) // 3 + 1 for i in range(1, 13)}

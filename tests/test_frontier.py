@@ -2,9 +2,8 @@
 robots.txt parking and per-host delays (pure unit tests, no processes)."""
 
 import pytest
-from conftest import build_linked_site, load_jsonl
+from conftest import build_linked_site
 
-import scrapepool
 from scrapepool._messages import ROBOTS
 from scrapepool.core import pending as pending_mod
 from scrapepool.core.frontier import Frontier
@@ -95,13 +94,13 @@ def test_delay_allows_one_request_per_host_at_a_time(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_a_crawl_larger_than_the_memory_cap(tmp_path, site_server, monkeypatch):
+def test_a_crawl_larger_than_the_memory_cap(crawl_spider, site_server, monkeypatch):
     monkeypatch.setattr(pending_mod, "MEMORY_CAP", 8)
     site = build_linked_site(80)
     server = site_server(site)
-    out = tmp_path / "out.jsonl"
-    stats = scrapepool.crawl(seeds=[server.url + "/"], output=str(out), workers=2, concurrency=2)
-    urls = [r["url"].split("?")[0] for r in load_jsonl(out)]
+    result = crawl_spider(None, server, workers=2, concurrency=2, robots=True)
+    stats = result.stats
+    urls = [r["url"].split("?")[0] for r in result.records]
     assert len(urls) == len(set(urls)) == 80
     assert stats["finish_reason"] == "finished"
 

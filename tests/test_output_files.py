@@ -402,13 +402,21 @@ def test_json_output_through_kill_9_and_resume_is_one_valid_array(tmp_path, site
     try:
         assert reached.wait(30), proc.stderr.read() if proc.poll() is not None else "no request"
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        # The kill landed mid-crawl: it is what ended the crawl (one over has exited 0 by itself).
+        assert proc.wait(10) == -signal.SIGKILL
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.stderr.close()
+    # ... when only part of the site had been asked for and written.
+    asked = {path.split("?")[0] for _, path in server.requests}
+    assert len(served) >= 20 and len(asked) < len(site)
+    assert (out.read_text(encoding="utf-8").count('"url": ') if out.exists() else 0) < len(site)
+    before = len(server.requests)
     done = subprocess.run(cmd, cwd=str(ROOT), env=_env(), capture_output=True, text=True, timeout=50)
     assert done.returncode == 0, done.stderr
+    # ... and the resumed crawl did the rest: it asked for pages the killed one never reached.
+    assert {path.split("?")[0] for _, path in server.requests[before:]} - asked
     records = json.loads(out.read_text(encoding="utf-8"))
     urls = sorted(r["url"].split("?")[0] for r in records)
     assert urls == sorted({server.url + p for p in site})

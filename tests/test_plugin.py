@@ -174,6 +174,35 @@ def test_crawl_site_on_a_running_server_and_a_directory(tmp_path):
         three.server.url
 
 
+@pytest.mark.timeout(60)
+def test_crawl_site_without_a_site_crawls_absolute_start_urls():
+    with SiteServer(SITE) as server:
+        result = crawl_site(TitleSpider, None, start=server.url + "/b")
+        assert len(server.requests) == 1
+    assert result.records == [{"path": "b", "title": "B"}]
+    assert (result.server, result.url, result.requests) == (None, "", [])
+    with pytest.raises(ValueError, match="absolute"):
+        crawl_site(TitleSpider, None, start="/b")
+
+
+@pytest.mark.crawl_settings(robots=True, max_pages=1)
+class TestCrawlSettingsMarker:
+    """``crawl_settings`` markers give crawl_spider its defaults: the closest wins, a call's own win over all."""
+
+    @pytest.mark.timeout(60)
+    def test_the_class_marker_applies(self, crawl_spider):
+        result = crawl_spider(TitleSpider, SITE)
+        assert result.count("/robots.txt") == 1 and len(result.records) == 1
+        again = crawl_spider(TitleSpider, SITE, robots=False, max_pages=None)
+        assert again.count("/robots.txt") == 0 and len(again.records) == 3
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.crawl_settings(max_pages=2)
+    def test_the_closest_marker_wins(self, crawl_spider):
+        result = crawl_spider(TitleSpider, SITE)
+        assert result.count("/robots.txt") == 1 and len(result.records) == 2
+
+
 def test_crawl_site_wants_jsonl(tmp_path):
     with pytest.raises(ValueError, match="jsonl"):
         crawl_site(TitleSpider, {"/": Page("x")}, output=str(tmp_path / "out.csv"))

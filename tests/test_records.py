@@ -17,7 +17,6 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import ROBOTS
 
-import scrapepool
 from scrapepool.exceptions import RecordError, ScrapepoolError
 from scrapepool.spiders.records import MAX_DEPTH, is_record, to_plain
 from tests.records_spiders import nested
@@ -334,42 +333,43 @@ def test_every_converted_record_is_strict_json_and_pickles():
 BIG_PAGE = ("<html><head><title>Hello</title></head><body>"
             + "".join(f"<p>p{i}</p>" for i in range(500)) + "</body></html>")
 
-
-def run(server, tmp_path, spider, **kw):
-    kw.setdefault("workers", 1)
-    return scrapepool.crawl(f"tests.records_spiders:{spider}", seeds=[server.url + "/"],
-                            output=str(tmp_path / "out.jsonl"), **kw)
+#: crawl_spider with robots.txt obeyed, as scrapepool.crawl by default.
+CRAWL_SETTINGS = pytest.mark.crawl_settings(robots=True)
 
 
 @pytest.mark.timeout(60)
-def test_crawl_navigable_string_of_a_big_page_is_written_as_text(site_server, tmp_path, read_jsonl):
+@CRAWL_SETTINGS
+def test_crawl_navigable_string_of_a_big_page_is_written_as_text(site_server, crawl_spider):
     server = site_server({"/": BIG_PAGE, "/robots.txt": ROBOTS})
-    stats = run(server, tmp_path, "SoupTitle")
-    assert read_jsonl(tmp_path / "out.jsonl") == [{"url": server.url + "/", "title": "Hello", "first": "p0"}]
+    result = crawl_spider("tests.records_spiders:SoupTitle", server)
+    stats = result.stats
+    assert result.records == [{"url": server.url + "/", "title": "Hello", "first": "p0"}]
     assert stats["finish_reason"] == "finished"
     assert stats["records"] == 1 and stats["spider_errors"] == 0
 
 
 @pytest.mark.timeout(60)
-def test_crawl_dataclass_record_is_written_as_a_dict(site_server, tmp_path, read_jsonl):
+@CRAWL_SETTINGS
+def test_crawl_dataclass_record_is_written_as_a_dict(site_server, crawl_spider):
     server = site_server({"/": '<span class="text">To be</span><small>Albert</small>', "/robots.txt": ROBOTS})
-    stats = run(server, tmp_path, "DataclassRecords")
-    assert read_jsonl(tmp_path / "out.jsonl") == [{
+    result = crawl_spider("tests.records_spiders:DataclassRecords", server)
+    stats = result.stats
+    assert result.records == [{
         "text": "To be", "author": {"name": "Albert", "born": "1879-03-14"}, "price": "12.50",
         "tags": ["a", "b", "c"], "seen": "2024-05-01T12:30:00+00:00", "score": None,
         "raw": "caf\u00e9 \ufffd", "pair": [1, "two"], "note": None}]
     # NaN became null: the line is strict JSON
-    assert "NaN" not in (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+    assert "NaN" not in result.output.read_text(encoding="utf-8")
     assert stats["records"] == 1 and stats["spider_errors"] == 0
 
 
 @pytest.mark.timeout(60)
-def test_crawl_bad_records_are_dropped_and_reported_the_rest_written(site_server, tmp_path, read_jsonl,
-                                                                     caplog):
+@CRAWL_SETTINGS
+def test_crawl_bad_records_are_dropped_and_reported_the_rest_written(site_server, crawl_spider, caplog):
     server = site_server({"/": "one page", "/robots.txt": ROBOTS})
     with caplog.at_level(logging.WARNING, logger="scrapepool"):
-        stats = run(server, tmp_path, "OneBadRecord")
-    records = read_jsonl(tmp_path / "out.jsonl")
+        result = crawl_spider("tests.records_spiders:OneBadRecord", server)
+    stats, records = result.stats, result.records
     assert records == [{"url": server.url + "/", "n": 1}, {"url": server.url + "/", "n": 2}]
     assert stats["finish_reason"] == "finished"
     assert stats["records"] == 2 and stats["spider_errors"] == 2
@@ -383,11 +383,13 @@ def test_crawl_bad_records_are_dropped_and_reported_the_rest_written(site_server
 
 
 @pytest.mark.timeout(60)
-def test_crawl_records_holding_dataclasses_and_requests(site_server, tmp_path, read_jsonl):
+@CRAWL_SETTINGS
+def test_crawl_records_holding_dataclasses_and_requests(site_server, crawl_spider):
     server = site_server({"/": '<a href="/a">A</a><a href="/b">B</a>', "/a": '<a href="/">home</a>',
                           "/b": "", "/robots.txt": ROBOTS})
-    stats = run(server, tmp_path, "LinksSpider")
-    got = {r["url"][len(server.url):]: r["links"] for r in read_jsonl(tmp_path / "out.jsonl")}
+    result = crawl_spider("tests.records_spiders:LinksSpider", server)
+    stats = result.stats
+    got = {r["url"][len(server.url):]: r["links"] for r in result.records}
     assert got == {"/": [{"href": "/a", "text": "A"}, {"href": "/b", "text": "B"}],
                    "/a": [{"href": "/", "text": "home"}], "/b": []}
     assert stats["spider_errors"] == 0 and server.count("/a") == server.count("/b") == 1

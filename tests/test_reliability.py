@@ -18,7 +18,6 @@ import psutil
 import pytest
 from conftest import ROOT, _env, build_linked_site, load_jsonl
 
-import scrapepool
 from scrapepool.testing.testserver import Page
 
 pytestmark = pytest.mark.timeout(90)
@@ -169,7 +168,7 @@ def test_kill_9_of_the_whole_tree_then_resume(setup):
     assert refetched <= 60
 
 
-def test_killed_fetcher_is_replaced_and_nothing_is_lost(tmp_path, site_server):
+def test_killed_fetcher_is_replaced_and_nothing_is_lost(crawl_spider, site_server):
     site = build_linked_site(60)
     me = psutil.Process()
     killed = []
@@ -187,25 +186,25 @@ def test_killed_fetcher_is_replaced_and_nothing_is_lost(tmp_path, site_server):
     original = site["/pages/p5.html"]
     site["/pages/p5.html"] = killer
     server = site_server(site)
-    out = tmp_path / "out.jsonl"
-    stats = scrapepool.crawl(seeds=[server.url + "/"], output=str(out), workers=2, concurrency=2)
+    result = crawl_spider(None, server, workers=2, concurrency=2, robots=True)
+    stats = result.stats
     assert killed
     assert stats["fetcher_crashes"] == 1
     assert stats["finish_reason"] == "finished"
-    records = load_jsonl(out)
+    records = result.records
     urls = Counter(r["url"].split("?")[0] for r in records)
     assert set(urls.values()) == {1}
     assert len(urls) == 60
 
 
-def test_poison_page_is_given_up_with_an_error_record(tmp_path, site_server):
+def test_poison_page_is_given_up_with_an_error_record(crawl_spider, site_server):
     site = {"/": '<a href="/a">a</a> <a href="/poison">p</a> <a href="/b">b</a>',
             "/a": "<title>A</title>", "/b": "<title>B</title>", "/poison": "<title>P</title>"}
     server = site_server(site)
-    out = tmp_path / "out.jsonl"
-    stats = scrapepool.crawl("tests.spiders:PoisonSpider", seeds=[server.url + "/"], output=str(out),
-                             workers=2, concurrency=2, robots=False, poison_limit=3)
-    records = {r["url"]: r for r in load_jsonl(out)}
+    result = crawl_spider("tests.spiders:PoisonSpider", server, workers=2, concurrency=2, robots=False,
+                          poison_limit=3)
+    stats = result.stats
+    records = {r["url"]: r for r in result.records}
     assert set(records) == {server.url + p for p in site}
     assert records[server.url + "/poison"]["status"] is None
     assert "gave up" in records[server.url + "/poison"]["error"]

@@ -6,7 +6,8 @@ import pytest
 
 from scrapepool import Request, Response
 from scrapepool.spiders.rules import CrawlSpider, Link, LinkExtractor, Rule
-from tests.issue7_sites import rules_site, run_crawl
+from tests.real_world_sites import CRAWL_SETTINGS, rules_site
+from tests.real_world_spiders import CatalogueSpider
 
 PAGE = """<html><head><base href="http://shop.example/base/"></head><body>
 <div id="nav"><a href="/category/books">  Books
@@ -142,9 +143,11 @@ def test_rules_naming_missing_methods_fail_when_the_spider_is_made():
 
 
 @pytest.mark.timeout(60)
-def test_crawl_spider_through_the_engine(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_crawl_spider_through_the_engine(site_server, crawl_spider):
     server = site_server(rules_site())
-    stats, records = run_crawl(tmp_path, "CatalogueSpider", [server.url_for("/")], workers=2)
+    result = crawl_spider(CatalogueSpider, server, start="/", workers=2)
+    stats, records = result.stats, result.records
     assert stats["finish_reason"] == "finished"
     items = sorted((r for r in records if r["kind"] == "item"), key=lambda r: r["url"])
     assert [urlsplit(r["url"]).path for r in items] == [f"/item/{i}" for i in range(1, 6)]

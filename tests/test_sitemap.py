@@ -13,7 +13,8 @@ from scrapepool.spiders.sitemap import (
     gunzip,
     sitemap_urls_from_robots,
 )
-from tests.issue7_sites import SitemapSite, run_crawl
+from tests.real_world_sites import CRAWL_SETTINGS, SitemapSite
+from tests.real_world_spiders import ShopSitemapSpider
 
 URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>
 <!-- a comment -->
@@ -165,11 +166,13 @@ EXPECTED = sorted([("product", p) for p in SitemapSite.PRODUCTS] + [("page", p) 
 
 
 @pytest.mark.timeout(60)
-def test_sitemap_index_with_a_gzip_child_routed_to_two_callbacks(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_sitemap_index_with_a_gzip_child_routed_to_two_callbacks(site_server, crawl_spider):
     shop = SitemapSite()
     server = site_server(shop.site)
-    stats, records = run_crawl(tmp_path, "ShopSitemapSpider", workers=2,
-                               spider_kwargs={"sitemap_urls": [server.url_for("/sitemap_index.xml")]})
+    result = crawl_spider(ShopSitemapSpider, server, start=[], workers=2,
+                          spider_kwargs={"sitemap_urls": [server.url_for("/sitemap_index.xml")]})
+    stats, records = result.stats, result.records
     assert stats["finish_reason"] == "finished"
     assert kinds(records) == EXPECTED
     assert {r["title"] for r in records if r["kind"] == "product"} == set(SitemapSite.PRODUCTS)
@@ -182,12 +185,13 @@ def test_sitemap_index_with_a_gzip_child_routed_to_two_callbacks(site_server, tm
 
 
 @pytest.mark.timeout(60)
-def test_sitemaps_discovered_from_robots_txt(site_server, tmp_path):
+@CRAWL_SETTINGS
+def test_sitemaps_discovered_from_robots_txt(site_server, crawl_spider):
     shop = SitemapSite()
     server = site_server(shop.site)
-    _, records = run_crawl(tmp_path, "ShopSitemapSpider",
+    records = crawl_spider(ShopSitemapSpider, server, start=[],
                            spider_kwargs={"sitemap_urls": server.url_for("/robots.txt"),
-                                          "sitemap_alternate_links": True})
+                                          "sitemap_alternate_links": True}).records
     # robots.txt names the index (absolute) and /sitemap-extra.xml (relative, served as text/plain)
     assert kinds(records) == sorted(EXPECTED + [("page", "/extra/1"), ("page", SitemapSite.ALTERNATE)])
     assert server.count("/robots.txt") == 1 and server.count("/sitemap-extra.xml") == 1

@@ -3,20 +3,17 @@
 import pytest
 
 from scrapepool.testing.testserver import Page
-from tests.web_sites import ROBOTS, by_path, page_requests, raw_serve, respond, run_crawl, serve  # noqa: F401
+from tests.web_sites import CRAWL_SETTINGS, ROBOTS, by_path, page_requests, raw_serve, respond  # noqa: F401
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), CRAWL_SETTINGS]
 
 
-def crawl_pages(serve, tmp_path, pages, unlinked=(), **kw):
-    """Serve ``pages`` (path -> page) linked from the home page; returns (server, records by path)."""
+def linked_from_home(pages, unlinked=()):
+    """A site of ``pages`` (path -> page) linked from the home page, and of ``unlinked`` pages."""
     site = {"/robots.txt": ROBOTS, **pages}
     site["/"] = "".join(f'<a href="{p}">x</a>' for p in pages)
     site.update({p: "<title>unlinked</title>" for p in unlinked})
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], **kw)
-    assert stats["finish_reason"] == "finished"
-    return server, by_path(records)
+    return site
 
 
 # -- what is parsed ------------------------------------------------------------------------------------
@@ -24,7 +21,7 @@ def crawl_pages(serve, tmp_path, pages, unlinked=(), **kw):
 LINKED = b'<html><head><title>Has a title</title></head><body><a href="/from-%s">x</a></body></html>'
 
 
-def test_only_html_is_parsed(serve, tmp_path):
+def test_only_html_is_parsed(crawl_spider):
     pages = {
         "/doc.pdf": Page(b"%PDF-1.4\n" + LINKED % b"pdf", content_type="application/pdf"),
         "/img.png": Page(b"\x89PNG\r\n\x1a\n" + LINKED % b"png", content_type="image/png"),
@@ -41,7 +38,9 @@ def test_only_html_is_parsed(serve, tmp_path):
                        content_type="application/xhtml+xml"),
     }
     names = ("pdf", "png", "json", "text", "xml", "octets", "html", "upper", "xhtml")
-    server, recs = crawl_pages(serve, tmp_path, pages, unlinked=[f"/from-{name}" for name in names])
+    result = crawl_spider(None, linked_from_home(pages, unlinked=[f"/from-{name}" for name in names]))
+    assert result.stats["finish_reason"] == "finished"
+    server, recs = result.server, by_path(result.records)
 
     for p in ("/doc.pdf", "/img.png", "/data.json", "/plain.txt", "/feed.xml", "/octets"):
         r = recs[p]
@@ -52,7 +51,7 @@ def test_only_html_is_parsed(serve, tmp_path):
         "/from-html", "/from-upper", "/from-xhtml"]
 
 
-def test_a_body_without_content_type_is_sniffed(raw_serve, tmp_path):
+def test_a_body_without_content_type_is_sniffed(raw_serve, crawl_spider):
     pages = {
         "/doctype": b"\n<!DOCTYPE html><title>doctype</title><a href='/s1'>x</a>",
         "/comment-first": b"<!-- generated --><html><title>comment</title><a href='/s2'>x</a>",
@@ -67,7 +66,7 @@ def test_a_body_without_content_type_is_sniffed(raw_serve, tmp_path):
     for p in ("/s1", "/s2", "/s3", "/never1", "/never2", "/never3"):
         routes[p] = respond("<title>t</title>")
     server = raw_serve(routes)
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    records = crawl_spider(None, site=None, start=server.url + "/").records
 
     recs = by_path(records)
     assert [recs[p]["title"] for p in ("/doctype", "/comment-first", "/bom")] == ["doctype", "comment", "bom"]
@@ -78,17 +77,19 @@ def test_a_body_without_content_type_is_sniffed(raw_serve, tmp_path):
     assert [server.count(p) for p in ("/never1", "/never2", "/never3")] == [0, 0, 0]
 
 
-def test_an_empty_content_type_is_sniffed_too(serve, tmp_path):
-    server, recs = crawl_pages(serve, tmp_path, {
+def test_an_empty_content_type_is_sniffed_too(crawl_spider):
+    result = crawl_spider(None, linked_from_home({
         "/e-html": Page("<html><title>sniffed</title></html>", content_type=""),
         "/e-text": Page("no markup here", content_type=""),
-    })
+    }))
+    assert result.stats["finish_reason"] == "finished"
+    recs = by_path(result.records)
     assert recs["/e-html"]["title"] == "sniffed" and recs["/e-text"]["title"] is None
 
 
 # -- decoding --------------------------------------------------------------------------------------------
 
-def test_titles_decode_in_the_html5_order(serve, tmp_path):
+def test_titles_decode_in_the_html5_order(crawl_spider):
     def page(title, encoding, content_type="text/html", head="", bom=b""):
         html = f"<html><head>{head}<title>{title}</title></head><body></body></html>"
         return Page(bom + html.encode(encoding), content_type=content_type)
@@ -111,14 +112,16 @@ def test_titles_decode_in_the_html5_order(serve, tmp_path):
         "/utf16-bom": ("Ünïcödé", Page("\ufeff<html><title>Ünïcödé</title></html>".encode("utf-16-le"),
                                        content_type="text/html")),
     }
-    server, recs = crawl_pages(serve, tmp_path, {p: page_ for p, (_, page_) in cases.items()})
+    result = crawl_spider(None, linked_from_home({p: page_ for p, (_, page_) in cases.items()}))
+    assert result.stats["finish_reason"] == "finished"
+    recs = by_path(result.records)
 
     assert {p: recs[p]["title"] for p in cases} == {p: title for p, (title, _) in cases.items()}
 
 
 # -- titles ----------------------------------------------------------------------------------------------
 
-def test_titles_are_whitespace_normalised_and_empty_ones_are_null(serve, tmp_path):
+def test_titles_are_whitespace_normalised_and_empty_ones_are_null(crawl_spider):
     cases = {
         "/spaces": ("<title>\n   Hello \t\n  World  \r\n</title>", "Hello World"),
         "/entities": ("<title>Fish &amp; Chips&nbsp;&#8212; &lt;menu&gt;</title>", "Fish & Chips — <menu>"),
@@ -128,14 +131,16 @@ def test_titles_are_whitespace_normalised_and_empty_ones_are_null(serve, tmp_pat
         "/first": ("<title>First</title><title>Second</title>", "First"),
         "/in-body": ("<html><body><p>x</p><title>Late title</title></body></html>", "Late title"),
     }
-    server, recs = crawl_pages(serve, tmp_path, {p: html for p, (html, _) in cases.items()})
+    result = crawl_spider(None, linked_from_home({p: html for p, (html, _) in cases.items()}))
+    assert result.stats["finish_reason"] == "finished"
+    recs = by_path(result.records)
 
     assert {p: recs[p]["title"] for p in cases} == {p: title for p, (_, title) in cases.items()}
 
 
 # -- malformed HTML ------------------------------------------------------------------------------------
 
-def test_malformed_html_still_yields_its_links(serve, tmp_path):
+def test_malformed_html_still_yields_its_links(site_server, crawl_spider):
     broken = """<HTML><HEAD><TITLE>Broken</TITLE><BODY>
 <A HREF="/m1">upper-case tags
 <a href=/m2>unquoted, never closed
@@ -150,8 +155,8 @@ def test_malformed_html_still_yields_its_links(serve, tmp_path):
     targets = [f"/m{i}" for i in range(1, 13)]
     site = {"/robots.txt": ROBOTS, "/": broken, "/m5-second": "<title>no</title>"}
     site.update({t: f"<title>{t}</title>" for t in targets})
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    server = site_server(site)
+    records = crawl_spider(None, server).records
 
     recs = by_path(records)
     assert recs["/"]["title"] == "Broken" and recs["/"]["links"] == 12

@@ -13,13 +13,12 @@ from scrapepool.settings import Settings
 from scrapepool.testing.testserver import Page
 from scrapepool.urls import DomainFilter
 from tests.web_sites import (  # noqa: F401
+    CRAWL_SETTINGS,
     ROBOTS,
     by_path,
     hang_up,
     raw_serve,
     respond,
-    run_crawl,
-    serve,
     short_body,
     silent,
     stream,
@@ -27,7 +26,7 @@ from tests.web_sites import (  # noqa: F401
     trickle_head,
 )
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), CRAWL_SETTINGS]
 
 
 def redirect(location, status=302):
@@ -36,9 +35,9 @@ def redirect(location, status=302):
 
 # -- redirects -----------------------------------------------------------------------------------------
 
-def test_every_redirect_status_relative_or_absolute_is_followed(serve, tmp_path):
+def test_every_redirect_status_relative_or_absolute_is_followed(site_server, crawl_spider):
     site = {"/robots.txt": ROBOTS}
-    server = serve(site)
+    server = site_server(site)
     cases = {}
     for status in (301, 302, 303, 307, 308):
         site[f"/r{status}"] = redirect(f"/t{status}", status)
@@ -50,7 +49,8 @@ def test_every_redirect_status_relative_or_absolute_is_followed(serve, tmp_path)
     site["/"] = "".join(f'<a href="{src}">x</a>' for src in cases)
     for target in cases.values():
         site[target.split("?")[0]] = f"<title>{target}</title>"
-    stats, records = run_crawl(tmp_path, [server.url + "/"], workers=2)
+    result = crawl_spider(None, server, workers=2)
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     assert sorted(recs) == sorted(["/"] + list(cases))
@@ -63,14 +63,15 @@ def test_every_redirect_status_relative_or_absolute_is_followed(serve, tmp_path)
     assert stats["pages"] == len(cases) + 1
 
 
-def test_a_post_becomes_a_get_after_303_and_stays_a_post_after_307(serve, tmp_path):
+def test_a_post_becomes_a_get_after_303_and_stays_a_post_after_307(site_server, crawl_spider):
     def echo(info):
         return Page(f"{info.method} {info.body.decode()}", content_type="text/plain")
 
     site = {"/robots.txt": ROBOTS, "/": "<p>home</p>", "/p303": redirect("/t303", 303),
             "/p307": redirect("/t307", 307), "/t303": echo, "/t307": echo}
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], spider="tests.spiders:PostsThroughRedirects")
+    server = site_server(site)
+    result = crawl_spider("tests.spiders:PostsThroughRedirects", server)
+    records = result.records
 
     landed = {r["request_url"]: r for r in records}
     assert landed[server.url + "/p303"]["echo"] == "GET "
@@ -87,14 +88,15 @@ def chain(site, prefix, hops, final="<title>end</title>"):
 
 
 @pytest.mark.parametrize("limit", [None, 3])
-def test_redirect_limit(serve, tmp_path, limit):
+def test_redirect_limit(site_server, crawl_spider, limit):
     n = 10 if limit is None else limit
     site = {"/robots.txt": ROBOTS, "/": '<a href="/ok0">ok</a><a href="/over0">over</a>'}
     chain(site, "ok", n)
     chain(site, "over", n + 1)
-    server = serve(site)
+    server = site_server(site)
     kw = {} if limit is None else {"max_redirects": limit}
-    stats, records = run_crawl(tmp_path, [server.url + "/"], **kw)
+    result = crawl_spider(None, server, **kw)
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     assert sorted(recs) == ["/", "/ok0", "/over0"]
@@ -107,7 +109,7 @@ def test_redirect_limit(serve, tmp_path, limit):
     assert stats["errors"] == {"too_many_redirects": 1}
 
 
-def test_redirect_loops_end_in_an_error(serve, tmp_path):
+def test_redirect_loops_end_in_an_error(site_server, crawl_spider):
     site = {
         "/robots.txt": ROBOTS,
         "/": '<a href="/l1">a</a><a href="/self">b</a><a href="/q?a=1&b=2">c</a>',
@@ -115,8 +117,9 @@ def test_redirect_loops_end_in_an_error(serve, tmp_path):
         "/self": redirect("/self#again", 308),
         "/q": redirect("/q?b=2&a=1"),
     }
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    server = site_server(site)
+    result = crawl_spider(None, server)
+    records = result.records
 
     recs = by_path(records)
     assert sorted(recs) == ["/", "/l1", "/q?a=1&b=2", "/self"]
@@ -125,7 +128,7 @@ def test_redirect_loops_end_in_an_error(serve, tmp_path):
     assert [server.count(p) for p in ("/l1", "/l2", "/l3", "/self", "/q")] == [1, 1, 1, 1, 1]
 
 
-def test_each_url_of_a_redirect_chain_counts_as_seen(serve, tmp_path):
+def test_each_url_of_a_redirect_chain_counts_as_seen(site_server, crawl_spider):
     site = {
         "/robots.txt": ROBOTS,
         "/": '<a href="/r">r</a>',
@@ -135,8 +138,9 @@ def test_each_url_of_a_redirect_chain_counts_as_seen(serve, tmp_path):
         "/t": '<title>T</title><a href="/t#x">self</a><a href="/mid">mid</a><a href="/more">more</a>',
         "/more": '<a href="/t">t</a><a href="/mid">mid</a><a href="/r">r</a>',
     }
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    server = site_server(site)
+    result = crawl_spider(None, server)
+    records = result.records
 
     assert sorted(by_path(records)) == ["/", "/more", "/r"]
     assert by_path(records)["/r"]["final_url"] == server.url + "/t"
@@ -145,15 +149,16 @@ def test_each_url_of_a_redirect_chain_counts_as_seen(serve, tmp_path):
 
 # -- retries -------------------------------------------------------------------------------------------
 
-def test_retryable_statuses_are_retried_others_are_not(serve, tmp_path):
+def test_retryable_statuses_are_retried_others_are_not(site_server, crawl_spider):
     site = {"/robots.txt": ROBOTS}
     retryable = (429, 500, 502, 503, 504)
     final = (400, 403, 404, 410)
     for s in retryable + final:
         site[f"/s{s}"] = Page(f"<title>{s}</title>", status=s)
     site["/"] = "".join(f'<a href="/s{s}">{s}</a>' for s in retryable + final)
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], retries=1, concurrency=4)
+    server = site_server(site)
+    result = crawl_spider(None, server, retries=1, concurrency=4)
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     for s in retryable + final:
@@ -163,9 +168,10 @@ def test_retryable_statuses_are_retried_others_are_not(serve, tmp_path):
     assert stats["retries"] == len(retryable)
 
 
-def test_a_persistent_503_is_tried_one_plus_retries_times(serve, tmp_path):
-    server = serve({"/robots.txt": ROBOTS, "/": Page("busy", status=503)})
-    stats, records = run_crawl(tmp_path, [server.url + "/"])  # retries: default 2
+def test_a_persistent_503_is_tried_one_plus_retries_times(site_server, crawl_spider):
+    server = site_server({"/robots.txt": ROBOTS, "/": Page("busy", status=503)})
+    result = crawl_spider(None, server)  # retries: default 2
+    stats, records = result.stats, result.records
 
     assert server.count("/") == 3
     assert records == [{"url": server.url + "/", "final_url": server.url + "/", "status": 503,
@@ -189,10 +195,11 @@ def flaky(failures, page, status=503, headers=None):
     return serve_
 
 
-def test_a_retry_that_succeeds_gives_a_clean_record(serve, tmp_path):
+def test_a_retry_that_succeeds_gives_a_clean_record(site_server, crawl_spider):
     page = flaky(2, '<title>OK</title><a href="/next">n</a>', status=502)
-    server = serve({"/robots.txt": ROBOTS, "/": page, "/next": "<title>next</title>"})
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    server = site_server({"/robots.txt": ROBOTS, "/": page, "/next": "<title>next</title>"})
+    result = crawl_spider(None, server)
+    stats, records = result.stats, result.records
 
     home = by_path(records)["/"]
     assert (home["status"], home["error"], home["title"], home["links"]) == (200, None, "OK", 1)
@@ -201,10 +208,11 @@ def test_a_retry_that_succeeds_gives_a_clean_record(serve, tmp_path):
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_retry_after_is_honoured(serve, tmp_path, status):
+def test_retry_after_is_honoured(site_server, crawl_spider, status):
     page = flaky(1, "<title>OK</title>", status=status, headers={"Retry-After": "1"})
-    server = serve({"/robots.txt": ROBOTS, "/": page})
-    stats, records = run_crawl(tmp_path, [server.url + "/"], retry_backoff=0.01)
+    server = site_server({"/robots.txt": ROBOTS, "/": page})
+    result = crawl_spider(None, server, retry_backoff=0.01)
+    records = result.records
 
     assert records[0]["status"] == 200 and len(page.calls) == 2
     assert page.calls[1] - page.calls[0] >= 1.0 - 0.05
@@ -240,9 +248,10 @@ def test_backoff_is_exponential_with_jitter():
         d.close()
 
 
-def test_connection_errors_are_retried_then_recorded(raw_serve, tmp_path):
+def test_connection_errors_are_retried_then_recorded(raw_serve, crawl_spider):
     server = raw_serve({"/": respond('<a href="/down">d</a>'), "/down": hang_up})
-    stats, records = run_crawl(tmp_path, [server.url + "/"], retries=2)
+    result = crawl_spider(None, site=None, start=server.url + "/", retries=2)
+    stats, records = result.stats, result.records
 
     down = by_path(records)["/down"]
     assert down["status"] is None and down["title"] is None
@@ -250,23 +259,25 @@ def test_connection_errors_are_retried_then_recorded(raw_serve, tmp_path):
     assert server.count("/down") == 3 and stats["retries"] == 2
 
 
-def test_a_refused_connection_is_an_error_record(tmp_path):
+def test_a_refused_connection_is_an_error_record(crawl_spider):
     import socket
 
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nobody listens there now
-    stats, records = run_crawl(tmp_path, [f"http://127.0.0.1:{port}/"], retries=1, robots=False)
+    result = crawl_spider(None, site=None, start=f"http://127.0.0.1:{port}/", retries=1, robots=False)
+    stats, records = result.stats, result.records
 
     assert len(records) == 1 and records[0]["status"] is None and "connection" in records[0]["error"]
     assert stats["retries"] == 1 and stats["finish_reason"] == "finished"
 
 
-def test_a_body_shorter_than_its_content_length_is_an_error_not_a_page(raw_serve, tmp_path):
+def test_a_body_shorter_than_its_content_length_is_an_error_not_a_page(raw_serve, crawl_spider):
     server = raw_serve({"/": respond('<a href="/cut">c</a>'), "/cut": short_body(1000, 100),
                         "/from-cut-page": respond("<title>never</title>")})
-    stats, records = run_crawl(tmp_path, [server.url + "/"], retries=1)
+    result = crawl_spider(None, site=None, start=server.url + "/", retries=1)
+    stats, records = result.stats, result.records
 
     cut = by_path(records)["/cut"]
     assert "cut short" in cut["error"]
@@ -284,11 +295,12 @@ TIMEOUT = 0.8
 @pytest.mark.timeout(15)
 @pytest.mark.parametrize("handler, retries", [(trickle(0.2, 100), 1), (silent, 0), (trickle_head(0.2, 100), 0)],
                          ids=["trickled-body", "never-answers", "trickled-headers"])
-def test_timeout_bounds_the_whole_response(raw_serve, tmp_path, handler, retries):
+def test_timeout_bounds_the_whole_response(raw_serve, crawl_spider, handler, retries):
     server = raw_serve({"/": respond('<a href="/slow">s</a><a href="/fine">f</a>'), "/slow": handler,
                         "/fine": respond("<title>fine</title>")})
     started = time.monotonic()
-    stats, records = run_crawl(tmp_path, [server.url + "/"], timeout=TIMEOUT, retries=retries)
+    result = crawl_spider(None, site=None, start=server.url + "/", timeout=TIMEOUT, retries=retries)
+    stats, records = result.stats, result.records
     elapsed = time.monotonic() - started
 
     slow = by_path(records)["/slow"]
@@ -304,7 +316,7 @@ def test_timeout_bounds_the_whole_response(raw_serve, tmp_path, handler, retries
 MB = 1024 * 1024
 
 
-def test_max_bytes_edge(raw_serve, tmp_path):
+def test_max_bytes_edge(raw_serve, crawl_spider):
     exact = b"<title>exact</title>".ljust(1000, b" ")
     over = b"<title>over</title>".ljust(1001, b" ")
     server = raw_serve({
@@ -312,7 +324,8 @@ def test_max_bytes_edge(raw_serve, tmp_path):
         "/exact": respond(exact), "/over": respond(over),
         "/exact-s": stream(1000), "/over-s": stream(1001),
     })
-    stats, records = run_crawl(tmp_path, [server.url + "/"], max_bytes=1000)
+    result = crawl_spider(None, site=None, start=server.url + "/", max_bytes=1000)
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     assert recs["/exact"]["error"] is None and recs["/exact"]["title"] == "exact"
@@ -335,7 +348,7 @@ def peak_children_rss(stop, out):
 
 
 @pytest.mark.timeout(30)
-def test_a_20mb_page_is_cut_at_max_bytes_and_memory_stays_bounded(raw_serve, tmp_path):
+def test_a_20mb_page_is_cut_at_max_bytes_and_memory_stays_bounded(raw_serve, crawl_spider):
     server = raw_serve({
         "/": respond('<a href="/big">b</a><a href="/big-declared">d</a><a href="/bomb">g</a>'),
         "/big": stream(20 * MB),
@@ -347,7 +360,8 @@ def test_a_20mb_page_is_cut_at_max_bytes_and_memory_stays_bounded(raw_serve, tmp
     sampler = threading.Thread(target=peak_children_rss, args=(stop, peaks), daemon=True)
     sampler.start()
     try:
-        stats, records = run_crawl(tmp_path, [server.url + "/"], max_bytes=1 * MB, concurrency=3)
+        result = crawl_spider(None, site=None, start=server.url + "/", max_bytes=1 * MB, concurrency=3)
+        stats, records = result.stats, result.records
     finally:
         stop.set()
         sampler.join(5)
@@ -360,10 +374,11 @@ def test_a_20mb_page_is_cut_at_max_bytes_and_memory_stays_bounded(raw_serve, tmp
 
 
 @pytest.mark.timeout(30)
-def test_default_max_bytes_is_10mb(raw_serve, tmp_path):
+def test_default_max_bytes_is_10mb(raw_serve, crawl_spider):
     server = raw_serve({"/": respond('<a href="/big">b</a><a href="/nine">n</a>'),
                         "/big": stream(20 * MB), "/nine": stream(9 * MB)})
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    result = crawl_spider(None, site=None, start=server.url + "/")
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     assert "max-bytes" in recs["/big"]["error"] and str(10 * MB) in recs["/big"]["error"]

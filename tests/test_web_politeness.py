@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from scrapepool.testing.testserver import Page
-from tests.web_sites import ROBOTS, Stamps, run_crawl, serve  # noqa: F401 (fixture)
+from tests.web_sites import CRAWL_SETTINGS, ROBOTS, Stamps
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), CRAWL_SETTINGS]
 
 TOLERANCE = 0.05
 
@@ -22,10 +22,11 @@ def fan_site(n, page=None):
     return site
 
 
-def test_delay_holds_across_fetcher_processes(serve, tmp_path):
+def test_delay_holds_across_fetcher_processes(site_server, crawl_spider):
     stamps = Stamps()
-    server = serve(stamps.wrap(fan_site(6)))
-    stats, records = run_crawl(tmp_path, [server.url + "/"], workers=2, concurrency=4, delay=0.2)
+    server = site_server(stamps.wrap(fan_site(6)))
+    result = crawl_spider(None, server, workers=2, concurrency=4, delay=0.2)
+    stats, records = result.stats, result.records
 
     assert len(records) == 7 and stats["finish_reason"] == "finished"
     gaps = stamps.gaps()  # robots.txt included: it is a request to the host too
@@ -33,15 +34,16 @@ def test_delay_holds_across_fetcher_processes(serve, tmp_path):
     assert min(gaps) >= 0.2 - TOLERANCE, gaps
 
 
-def test_redirect_hops_wait_out_the_delay_too(serve, tmp_path):
+def test_redirect_hops_wait_out_the_delay_too(site_server, crawl_spider):
     stamps = Stamps()
     site = fan_site(2)
     site["/"] += '<a href="/r0">r</a>'
     for i in range(3):
         site[f"/r{i}"] = Page("", status=302, headers={"Location": f"/r{i + 1}"})
     site["/r3"] = "<title>end</title>"
-    server = serve(stamps.wrap(site))
-    stats, records = run_crawl(tmp_path, [server.url + "/"], workers=2, concurrency=4, delay=0.2)
+    server = site_server(stamps.wrap(site))
+    result = crawl_spider(None, server, workers=2, concurrency=4, delay=0.2)
+    stats, records = result.stats, result.records
 
     assert len(records) == 4 and stats["redirects"] == 3
     gaps = stamps.gaps()
@@ -49,31 +51,32 @@ def test_redirect_hops_wait_out_the_delay_too(serve, tmp_path):
 
 
 @pytest.mark.parametrize("per_host", [1, 2])
-def test_concurrency_per_host(serve, tmp_path, per_host):
+def test_concurrency_per_host(site_server, crawl_spider, per_host):
     stamps = Stamps(hold=0.05)
-    server = serve(stamps.wrap(fan_site(8)))
-    stats, records = run_crawl(tmp_path, [server.url + "/"], workers=2, concurrency=4,
-                               concurrency_per_host=per_host)
+    server = site_server(stamps.wrap(fan_site(8)))
+    result = crawl_spider(None, server, workers=2, concurrency=4, concurrency_per_host=per_host)
+    records = result.records
 
     assert len(records) == 9 and server.count("/p1") == 1
     assert 1 <= stamps.max_inflight <= per_host
 
 
-def test_without_a_per_host_limit_requests_do_overlap(serve, tmp_path):
+def test_without_a_per_host_limit_requests_do_overlap(site_server, crawl_spider):
     # the control for the test above: the in-flight count does see concurrency
     stamps = Stamps(hold=0.1)
-    server = serve(stamps.wrap(fan_site(8)))
-    run_crawl(tmp_path, [server.url + "/"], workers=2, concurrency=4)
+    server = site_server(stamps.wrap(fan_site(8)))
+    crawl_spider(None, server, workers=2, concurrency=4)
 
     assert stamps.max_inflight > 1
 
 
 @pytest.mark.parametrize("politeness", [{"concurrency_per_host": 1}, {"delay": 0.05}], ids=["per-host", "delay"])
-def test_a_slow_host_does_not_hold_up_a_fast_one(serve, tmp_path, politeness):
-    slow = serve(fan_site(1, page=Page("<title>slow</title>", delay=1.0)))
-    fast = serve(fan_site(10))
-    stats, records = run_crawl(tmp_path, [slow.url + "/", fast.url + "/"], workers=1, concurrency=2,
-                               **politeness)
+def test_a_slow_host_does_not_hold_up_a_fast_one(site_server, crawl_spider, politeness):
+    slow = site_server(fan_site(1, page=Page("<title>slow</title>", delay=1.0)))
+    fast = site_server(fan_site(10))
+    result = crawl_spider(None, site=None, start=[slow.url + "/", fast.url + "/"], workers=1, concurrency=2,
+                          **politeness)
+    stats, records = result.stats, result.records
 
     hosts = [urlsplit(r["url"]).port for r in records]
     assert hosts.count(fast.port) == 11 and hosts.count(slow.port) == 2

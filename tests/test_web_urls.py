@@ -12,9 +12,9 @@ from scrapepool.output.jobdb import JobDB
 from scrapepool.settings import Settings
 from scrapepool.testing.testserver import Page
 from scrapepool.urls import DomainFilter, canonical, fingerprint
-from tests.web_sites import ROBOTS, by_path, page_requests, run_crawl, serve  # noqa: F401 (fixture)
+from tests.web_sites import CRAWL_SETTINGS, ROBOTS, by_path, page_requests
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), CRAWL_SETTINGS]
 
 
 # -- canonical dedupe -------------------------------------------------------------------------------
@@ -35,9 +35,9 @@ def test_canonical_keeps_path_case_and_explicit_ports():
     assert canonical("http://example.com:8080/a") != canonical("http://example.com/a")
 
 
-def test_every_spelling_of_a_url_is_requested_once(serve, tmp_path):
+def test_every_spelling_of_a_url_is_requested_once(site_server, crawl_spider):
     site = {"/robots.txt": ROBOTS}
-    server = serve(site)
+    server = site_server(site)
     host = f"127.0.0.1:{server.port}"
     spellings = [
         "dir/t?a=1&b=2",                        # relative
@@ -58,7 +58,8 @@ def test_every_spelling_of_a_url_is_requested_once(serve, tmp_path):
                       f'<a href="../">home</a><a href="http://{host}">home</a><a href="/#top">home</a>')
     site["/Dir/t"] = "<title>Other case</title>"
     site["/e"] = "<title>E</title>"
-    stats, records = run_crawl(tmp_path, [server.url + "/"], workers=2, concurrency=3)
+    result = crawl_spider(None, server, workers=2, concurrency=3)
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     assert sorted(recs) == ["/", "/Dir/t?a=1&b=2", "/dir/t?a=1&b=2", "/e"]
@@ -75,7 +76,7 @@ def test_every_spelling_of_a_url_is_requested_once(serve, tmp_path):
 
 # -- link resolution ---------------------------------------------------------------------------------
 
-def test_links_resolve_against_the_final_url_and_base_href(serve, tmp_path):
+def test_links_resolve_against_the_final_url_and_base_href(site_server, crawl_spider):
     site = {
         "/robots.txt": ROBOTS,
         "/": '<a href="/old">old</a><a href="/b/page">based</a><a href="/c/page">relative base</a>',
@@ -86,8 +87,9 @@ def test_links_resolve_against_the_final_url_and_base_href(serve, tmp_path):
     }
     for p in ("/new/dir/child", "/new/sib", "/base/x", "/abs", "/c/sub/y"):
         site[p] = f"<title>{p}</title>"
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    server = site_server(site)
+    result = crawl_spider(None, server)
+    stats, records = result.stats, result.records
 
     recs = by_path(records)
     old = recs["/old"]
@@ -100,9 +102,9 @@ def test_links_resolve_against_the_final_url_and_base_href(serve, tmp_path):
     assert len(records) == 9 and stats["finish_reason"] == "finished"
 
 
-def test_only_http_links_of_a_and_area_are_followed(serve, tmp_path):
+def test_only_http_links_of_a_and_area_are_followed(site_server, crawl_spider):
     site = {"/robots.txt": ROBOTS}
-    server = serve(site)
+    server = site_server(site)
     site["/"] = f"""<html><head><link rel="next" href="/link-tag"><script src="/script-src.js"></script>
 <script>document.write('<a href="/in-script">x</a>'); var u = "/in-script-2";</script>
 <style>a[href="/in-style"] {{ color: red }}</style></head><body>
@@ -120,7 +122,8 @@ def test_only_http_links_of_a_and_area_are_followed(serve, tmp_path):
               "/in-comment", "/img.png", "/frame", "/form", "/js-target", "/in-data", "/ftp", "/named",
               "/offsite"):
         site[p] = f"<title>{p}</title>"
-    stats, records = run_crawl(tmp_path, [server.url + "/"])
+    result = crawl_spider(None, server)
+    records = result.records
 
     recs = by_path(records)
     assert sorted(recs) == ["/", "/a1", "/area1"]
@@ -130,21 +133,22 @@ def test_only_http_links_of_a_and_area_are_followed(serve, tmp_path):
 
 # -- allowed domains ---------------------------------------------------------------------------------
 
-def two_sites(serve):
+def two_sites(site_server):
     """Server A links to B (another port) and to itself as ``localhost``; B links back to A."""
     b_site = {"/robots.txt": ROBOTS, "/b": '<title>B</title><a href="/b2">b2</a>', "/b2": "<title>B2</title>"}
-    b = serve(b_site)
+    b = site_server(b_site)
     a_site = {"/robots.txt": ROBOTS, "/local": "<title>local</title>", "/a2": "<title>A2</title>"}
-    a = serve(a_site)
+    a = site_server(a_site)
     a_site["/"] = (f'<title>A</title><a href="/a2">a2</a><a href="{b.url}/b">other port</a>'
                    f'<a href="http://localhost:{a.port}/local">localhost</a>')
     b_site["/b"] += f'<a href="{a.url}/a2">back</a>'
     return a, b
 
 
-def test_default_allowed_domain_is_the_seeds_host_and_port(serve, tmp_path):
-    a, b = two_sites(serve)
-    stats, records = run_crawl(tmp_path, [a.url + "/"])
+def test_default_allowed_domain_is_the_seeds_host_and_port(site_server, crawl_spider):
+    a, b = two_sites(site_server)
+    result = crawl_spider(None, a)
+    records = result.records
 
     assert sorted(by_path(records)) == ["/", "/a2"]
     assert by_path(records)["/"]["links"] == 3
@@ -153,9 +157,10 @@ def test_default_allowed_domain_is_the_seeds_host_and_port(serve, tmp_path):
     assert sorted(page_requests(a)) == ["/", "/a2"]
 
 
-def test_allow_domain_bare_host_allows_every_port(serve, tmp_path):
-    a, b = two_sites(serve)
-    stats, records = run_crawl(tmp_path, [a.url + "/"], allowed_domains=("127.0.0.1",))
+def test_allow_domain_bare_host_allows_every_port(site_server, crawl_spider):
+    a, b = two_sites(site_server)
+    result = crawl_spider(None, a, allowed_domains=("127.0.0.1",))
+    records = result.records
 
     assert sorted(r["url"] for r in records) == sorted(
         [a.url + "/", a.url + "/a2", b.url + "/b", b.url + "/b2"])
@@ -163,9 +168,10 @@ def test_allow_domain_bare_host_allows_every_port(serve, tmp_path):
     assert a.count("/local") == 0 and a.count("/a2") == 1
 
 
-def test_allow_domain_widens_the_seeds_site(serve, tmp_path):
-    a, b = two_sites(serve)
-    stats, records = run_crawl(tmp_path, [a.url + "/"], allowed_domains=(f"localhost:{a.port}",))
+def test_allow_domain_widens_the_seeds_site(site_server, crawl_spider):
+    a, b = two_sites(site_server)
+    result = crawl_spider(None, a, allowed_domains=(f"localhost:{a.port}",))
+    records = result.records
 
     assert sorted(by_path(records)) == ["/", "/a2", "/local"]
     assert b.requests == []
@@ -179,15 +185,16 @@ def test_domain_filter_bare_domain_takes_subdomains_not_lookalikes():
     assert not f.allows("http://localhost:8000/x")
 
 
-def test_redirect_leaving_the_allowed_domains_is_not_followed(serve, tmp_path):
-    b = serve({"/robots.txt": ROBOTS, "/landing": "<title>B</title>"})
+def test_redirect_leaving_the_allowed_domains_is_not_followed(site_server, crawl_spider):
+    b = site_server({"/robots.txt": ROBOTS, "/landing": "<title>B</title>"})
     site = {"/robots.txt": ROBOTS, "/local": "<title>local</title>"}
-    a = serve(site)
+    a = site_server(site)
     site["/"] = '<a href="/to-port">1</a><a href="/to-localhost">2</a><a href="/ok">3</a>'
     site["/to-port"] = Page("", status=302, headers={"Location": f"{b.url}/landing"})
     site["/to-localhost"] = Page("", status=301, headers={"Location": f"http://localhost:{a.port}/local"})
     site["/ok"] = Page("", status=302, headers={"Location": "/local"})
-    stats, records = run_crawl(tmp_path, [a.url + "/"])
+    result = crawl_spider(None, a)
+    records = result.records
 
     recs = by_path(records)
     assert sorted(recs) == ["/", "/ok", "/to-localhost", "/to-port"]
@@ -224,9 +231,10 @@ def endless_site():
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_max_pages_is_exact_on_an_endless_site(serve, tmp_path, workers):
-    server = serve(endless_site())
-    stats, records = run_crawl(tmp_path, [server.url + "/"], max_pages=100, workers=workers, concurrency=4)
+def test_max_pages_is_exact_on_an_endless_site(site_server, crawl_spider, workers):
+    server = site_server(endless_site())
+    result = crawl_spider(None, server, max_pages=100, workers=workers, concurrency=4)
+    stats, records = result.stats, result.records
 
     assert len(records) == 100 and len({r["url"] for r in records}) == 100
     assert len(page_requests(server)) == 100
@@ -235,16 +243,17 @@ def test_max_pages_is_exact_on_an_endless_site(serve, tmp_path, workers):
     assert stats["finish_reason"] == "finished"
 
 
-def test_max_depth_is_exact(serve, tmp_path):
-    server = serve(endless_site())
-    stats, records = run_crawl(tmp_path, [server.url + "/"], max_depth=5)
+def test_max_depth_is_exact(site_server, crawl_spider):
+    server = site_server(endless_site())
+    result = crawl_spider(None, server, max_depth=5)
+    records = result.records
 
     assert sorted(r["depth"] for r in records) == [0, 1, 2, 3, 4, 5]
     assert len(page_requests(server)) == 6
     assert by_path(records)["/cal/2000/06/"]["links"] == 2
 
 
-def test_depth_is_the_shortest_link_distance(serve, tmp_path):
+def test_depth_is_the_shortest_link_distance(site_server, crawl_spider):
     # home -> /slow -> /x is 2 links; home -> /f1 -> /f2 -> /x is 3, and the fast path finishes first.
     site = {
         "/robots.txt": ROBOTS,
@@ -255,15 +264,16 @@ def test_depth_is_the_shortest_link_distance(serve, tmp_path):
         "/x": '<a href="/y">y</a>',
         "/y": "<title>y</title>",
     }
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], concurrency=4)
+    server = site_server(site)
+    result = crawl_spider(None, server, concurrency=4)
+    records = result.records
 
     depths = {p: r["depth"] for p, r in by_path(records).items()}
     assert depths == {"/": 0, "/slow": 1, "/f1": 1, "/f2": 2, "/x": 2, "/y": 3}
     assert server.count("/x") == 1 and server.count("/y") == 1
 
 
-def test_max_depth_keeps_a_page_first_reached_too_deep(serve, tmp_path):
+def test_max_depth_keeps_a_page_first_reached_too_deep(site_server, crawl_spider):
     site = {
         "/robots.txt": ROBOTS,
         "/": '<a href="/slow">slow</a><a href="/f1">f1</a>',
@@ -272,21 +282,23 @@ def test_max_depth_keeps_a_page_first_reached_too_deep(serve, tmp_path):
         "/f2": '<a href="/x">x</a>',
         "/x": "<title>x</title>",
     }
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], concurrency=4, max_depth=2)
+    server = site_server(site)
+    result = crawl_spider(None, server, concurrency=4, max_depth=2)
+    records = result.records
 
     assert by_path(records)["/x"]["depth"] == 2
     assert server.count("/x") == 1
 
 
-def test_a_straggler_does_not_stall_the_crawl_for_its_depth(serve, tmp_path, monkeypatch):
+def test_a_straggler_does_not_stall_the_crawl_for_its_depth(site_server, crawl_spider, monkeypatch):
     # Pages behind a shallower page that is very slow wait only SETTLE_WAIT for it, then go.
     monkeypatch.setattr(depth_mod, "SETTLE_WAIT", 0.2)
     chain_pages = {f"/c{i}": f'<a href="/c{i + 1}">next</a>' for i in range(1, 8)}
     site = {"/robots.txt": ROBOTS, "/": '<a href="/slow">slow</a><a href="/c1">c1</a>',
             "/slow": Page('<a href="/c5">c5</a>', delay=1.5), "/c8": "<title>end</title>", **chain_pages}
-    server = serve(site)
-    stats, records = run_crawl(tmp_path, [server.url + "/"], concurrency=4)
+    server = site_server(site)
+    result = crawl_spider(None, server, concurrency=4)
+    records = result.records
 
     paths = [p for p in by_path(records)]
     assert paths.index("/c8") < paths.index("/slow")  # the chain went on without it

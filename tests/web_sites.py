@@ -1,4 +1,4 @@
-"""Shared builders for the web-correctness tests (issue 3): crawl helper, timed sites, raw servers.
+"""Shared builders for the web-correctness tests (issue 3): their crawl settings, timed sites, raw servers.
 
 SiteServer covers every well-behaved answer; what it cannot do (trickle bytes,
 never answer, lie about Content-Length, drop the connection, omit
@@ -6,14 +6,12 @@ Content-Type) is done by :class:`RawServer`, a tiny threaded socket server
 whose every wait is bounded so a wedged test can never hang the run.
 """
 
-import json
 import socket
 import threading
 import time
 
 import pytest
 
-import scrapepool
 from scrapepool.testing.testserver import Page, RequestInfo
 
 #: Allow-all robots.txt.
@@ -22,22 +20,11 @@ ROBOTS = Page("User-agent: *\nDisallow:\n", content_type="text/plain")
 
 # -- crawling ------------------------------------------------------------------------------------
 
-def read_records(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def run_crawl(tmp_path, seeds, name="out.jsonl", **kw):
-    """``scrapepool.crawl`` small and fast by default; returns (stats, records)."""
-    kw.setdefault("workers", 1)
-    kw.setdefault("concurrency", 2)
-    kw.setdefault("start_method", "fork")
-    kw.setdefault("retry_backoff", 0.05)
-    kw.setdefault("timeout", 5.0)
-    kw.setdefault("progress", False)
-    out = tmp_path / name
-    stats = scrapepool.crawl(seeds=list(seeds), output=str(out), **kw)
-    return stats, read_records(out)
+#: The settings the web-correctness tests crawl with: small and fast, robots.txt obeyed.
+#: ``pytestmark`` (or a test's decorator) for tests that use the plugin's ``crawl_spider``;
+#: a call's own settings win.
+CRAWL_SETTINGS = pytest.mark.crawl_settings(concurrency=2, start_method="fork", retry_backoff=0.05,
+                                            timeout=5.0, robots=True)
 
 
 def by_path(records, key="url"):
@@ -54,12 +41,6 @@ def by_path(records, key="url"):
 def page_requests(server):
     """Paths the server was asked for, robots.txt left out."""
     return [p for _, p in server.requests if p != "/robots.txt"]
-
-
-@pytest.fixture
-def serve(site_server):
-    """The plugin's ``site_server`` factory, under the name these tests use."""
-    return site_server
 
 
 @pytest.fixture
