@@ -523,9 +523,12 @@ def connect(url, volatile=False):
     try:
         client = redis.Redis.from_url(
             url, socket_connect_timeout=2, socket_timeout=10, decode_responses=True,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 8),
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 0),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError])
-        info = client.info("persistence")
+        info = client.info("persistence")  # one try: a wrong URL is told at once
+        # From now on a dropped connection is retried (~5 s: a Redis restarting on its AOF);
+        # the callers wait out longer outages themselves.
+        client.set_retry(Retry(ExponentialBackoff(cap=1.0, base=0.05), 8))
     except ValueError as exc:
         raise UsageError(f"--frontier {url}: {exc}") from None
     except redis.RedisError as exc:

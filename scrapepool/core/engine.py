@@ -394,6 +394,7 @@ class Engine:
         if kind is m.Outcome:
             self._on_outcome(msg)
         elif kind is m.Claimed:
+            proc.idle_at = None
             entry = self.ledger.get(msg.req_id)
             if entry is not None:
                 self.ledger.claim(msg.req_id, proc.pid, time.monotonic() + self._longest(entry.job))
@@ -579,15 +580,25 @@ class Engine:
             return None
 
     def _check_lost(self):
-        """Requests taken from the queue by a fetcher that died before it could claim them."""
-        fetchers = self.supervisor.fetchers.values()
-        if self.last_death is None or not fetchers:
+        """Requests taken from the queue by a fetcher that died before it could claim them.
+
+        A fetcher's Idle says the queue was empty and it waits on it; until its next Claimed
+        it still waits, so any job put in the queue would be taken, by it or another live
+        fetcher, whose Claimed then arrives. So once one live fetcher has been idle for
+        LOST_GRACE, a job dispatched more than LOST_GRACE ago and still unclaimed is in no
+        queue and no live fetcher: it went down with the dead one. (Waiting for every
+        fetcher to report Idle after the death hung the crawl: a fetcher idle since before
+        the death never reports again.)"""
+        if self.last_death is None:
             return
-        cutoff = self.last_death + LOST_GRACE
-        if any(p.idle_at < cutoff for p in fetchers):
+        now = time.monotonic()
+        cutoff = now - LOST_GRACE
+        if cutoff < self.last_death:
+            return  # what the dead one took was dispatched before it died: older than cutoff
+        if not any(p.idle_at is not None and p.idle_at < cutoff and not p.retiring
+                   for p in self.supervisor.fetchers.values()):
             return
-        before = min(min(p.idle_at for p in fetchers) - LOST_GRACE, self.last_death)
-        for entry in self.ledger.unclaimed(before):
+        for entry in self.ledger.unclaimed(cutoff):
             logger.info("request %s was lost with a dead fetcher: requeued", entry.job.url)
             self._retry_lost(entry.job, count_attempt=False)
         self.last_death = None

@@ -95,7 +95,9 @@ class FetcherProcess:
         #: Its Goodbye arrived: it ended on purpose.
         self.goodbye = False
         #: When it last reported the job queue empty (monotonic).
-        self.idle_at = 0.0
+        #: When it said Idle (its queue was empty and it waits on it), or None: it has
+        #: claimed a job since. An Idle stays true until the next Claimed.
+        self.idle_at = None
         #: Its slot: a replacement takes the same index, and so the same CPU.
         self.index = index
         #: Shared with it: the req_id whose spider code runs now (0: none).
