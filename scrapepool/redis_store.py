@@ -11,7 +11,8 @@ Keys, all under ``P = "sp:{<crawl id>}:"`` (one hash tag, so one Redis Cluster s
 
 ============== ======= =================================================================
 ``P meta``      HASH    identity (JSON), state (seeding/running/finished), settings the
-                        scripts need (max_pages, robots, delay, limit), format version
+                        scripts need (max_pages, robots, delay, limit), format version;
+                        ``heard``/``quiet``: last heartbeat from anyone, no reap before
 ``P n``         HASH    counters: pending, inflight, admitted, done, next_id, epoch
 ``P s:<b>``     SET     seen fingerprints, bucket ``b`` (small SETs of integers stay
                         intsets: ~9 bytes per URL, DISTRIBUTED.md section 7)
@@ -485,8 +486,15 @@ local session, timeout = ARGV[1], tonumber(ARGV[2])
 local machine, ep = string.match(session, '^(.*)#(%d+)$')
 if redis.call('HGET', P .. 'sess', machine) ~= ep then return {0, status(), 0} end
 redis.call('ZADD', P .. 'hb', NOW, session)
+-- Nobody heard for half a session timeout: Redis itself (or the way to it) was silent, not
+-- the machines; their heartbeats are all old, so none is reaped before a whole timeout more.
+local heard = tonumber(redis.call('HGET', P .. 'meta', 'heard') or '0')
+redis.call('HSET', P .. 'meta', 'heard', NOW)
+if heard > 0 and NOW - heard > timeout / 2 then
+  redis.call('HSET', P .. 'meta', 'quiet', NOW + timeout)
+end
 local reaped = 0
-if ARGV[3] == '1' then
+if ARGV[3] == '1' and NOW >= tonumber(redis.call('HGET', P .. 'meta', 'quiet') or '0') then
   for _, s in ipairs(redis.call('ZRANGEBYSCORE', P .. 'hb', '-inf', NOW - timeout)) do
     reaped = reaped + reap(s, true)
   end
@@ -509,6 +517,13 @@ def crawl_prefix(crawl_id):
     return f"sp:{{{crawl_id}}}:"
 
 
+#: Seconds a call waits for Redis's answer. Our scripts take milliseconds; a Redis that does
+#: not answer in 5 s is stopped or cut off, and the caller notes an outage and tries again
+#: later (redis-py itself retries only a refused or dropped connection: retrying a timeout 8
+#: times would hold the coordinator's loop for 40 s).
+SOCKET_TIMEOUT = 5
+
+
 def connect(url, volatile=False):
     """A redis-py client for ``url``, checked: reachable, and persistent unless ``volatile``.
 
@@ -522,9 +537,9 @@ def connect(url, volatile=False):
         raise UsageError("--frontier needs redis-py: pip install 'scrapepool[redis]'") from None
     try:
         client = redis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=10, decode_responses=True,
+            url, socket_connect_timeout=2, socket_timeout=SOCKET_TIMEOUT, decode_responses=True,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 0),
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+            retry_on_error=[redis.ConnectionError])
         info = client.info("persistence")  # one try: a wrong URL is told at once
         # From now on a dropped connection is retried (~5 s: a Redis restarting on its AOF);
         # the callers wait out longer outages themselves.

@@ -515,6 +515,64 @@ def test_redis_killed_and_restarted_on_its_aof_mid_crawl(tmp_path, serve, cluste
     assert_finished_and_consistent(redis_server.url, cid, tmp_path, pages=N)
 
 
+def stderr_says(machine, text):
+    return text in machine.stderr()
+
+
+def test_redis_down_for_a_while_the_machines_wait_then_go_on(tmp_path, serve, cluster, redis_server):
+    """Redis killed and kept down past redis-py's own retries (~5 s): every machine notes the
+    outage, holds what it has (no crash, no new work), and goes on once Redis is back on its AOF.
+    All machines were alive the whole time, so none is reaped: no page is fetched twice."""
+    site = tree_site(N, delay=DELAY)
+    server = serve(site)
+    seeds = seeds_file(tmp_path, server.url + "/")
+    cid = new_crawl_id("redis-down")
+    machines = cluster.start(2, seeds, cid, session_timeout=4)
+    wait_until(lambda: sum(m.lines() for m in machines) >= 30 or not all(m.running() for m in machines),
+               "30 records written")
+    assert all(m.running() for m in machines), "a machine ended before Redis went down"
+    redis_server.kill()
+    try:
+        wait_until(lambda: all(stderr_says(m, "Redis unreachable") for m in machines),
+                   "every machine noting the outage", timeout=40)
+        assert all(m.running() for m in machines), [m.stderr()[-800:] for m in machines]
+    finally:
+        redis_server.start()  # the same directory and port: its AOF
+    finish_all(machines)
+    union(machines, site)
+    for m in machines:
+        assert "Redis is back" in m.stderr() and "Traceback" not in m.stderr(), m.stderr()[-2000:]
+    fetched_twice = {p: c for p, c in Counter(page_requests(server)).items() if c > 1}
+    assert not fetched_twice, f"a machine was reaped though it was alive: {fetched_twice}"
+    assert_finished_and_consistent(redis_server.url, cid, tmp_path, pages=N)
+
+
+def test_redis_frozen_past_the_session_timeout_reaps_nobody(tmp_path, serve, cluster, redis_server):
+    """A Redis that stops answering (SIGSTOP) longer than the session timeout: when it answers
+    again, the machines' heartbeats are all old, but it was Redis that was silent, not them:
+    nobody is reaped, nothing is fetched twice, the crawl ends exactly-once."""
+    site = tree_site(N, delay=DELAY)
+    server = serve(site)
+    seeds = seeds_file(tmp_path, server.url + "/")
+    cid = new_crawl_id("redis-frozen")
+    machines = cluster.start(2, seeds, cid)
+    wait_until(lambda: sum(m.lines() for m in machines) >= 30 or not all(m.running() for m in machines),
+               "30 records written")
+    assert all(m.running() for m in machines), "a machine ended before Redis was frozen"
+    os.kill(redis_server.pid, signal.SIGSTOP)
+    try:
+        threading.Event().wait(SESSION_TIMEOUT * 3)  # the freeze itself: the one wait that must last
+    finally:
+        os.kill(redis_server.pid, signal.SIGCONT)
+    finish_all(machines)
+    union(machines, site)
+    for m in machines:
+        assert "Traceback" not in m.stderr(), m.stderr()[-2000:]
+    fetched_twice = {p: c for p, c in Counter(page_requests(server)).items() if c > 1}
+    assert not fetched_twice, f"a machine was reaped though only Redis was silent: {fetched_twice}"
+    assert_finished_and_consistent(redis_server.url, cid, tmp_path, pages=N)
+
+
 def test_a_redis_that_lost_the_crawl_stops_every_machine_never_starts_over(tmp_path, serve, cluster, redis_server):
     site = tree_site(N, delay=DELAY)
     server = serve(site)

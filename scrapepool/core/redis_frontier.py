@@ -128,6 +128,8 @@ class RedisFrontier:
         self.children = []
         #: fingerprint -> smallest depth this machine sent it at (see ``admit``).
         self.sent = {}
+        #: Calls Redis answered (an outage ends with an answer, not with a step that asked nothing).
+        self.answers = 0
         self.entries = []
         self.started = None
         self.marked = None
@@ -418,6 +420,7 @@ class RedisFrontier:
         stays buffered; no new work is leased, so the fetchers drain: backpressure)."""
         import redis
 
+        answers = self.answers
         try:
             step()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -426,7 +429,7 @@ class RedisFrontier:
                 logger.error("Redis unreachable (%s): waiting for it", _first_line(exc))
             self._lease_at = time.monotonic() + 1.0
             return False
-        if self.outage is not None:
+        if self.outage is not None and self.answers > answers:  # a step that asked nothing proves nothing
             logger.warning("Redis is back after %.1f s", time.monotonic() - self.outage)
             self.outage = None
         return True
@@ -465,7 +468,8 @@ class RedisFrontier:
             raise
         self._status(status)
         if stale:
-            logger.info("%d outcomes came too late (their requests went to other machines)", stale)
+            logger.info("%d outcomes were not taken: sent again after a lost reply, or their requests "
+                        "went to other machines while this one was silent", stale)
 
     def _status(self, status):
         self.state = status[0]
@@ -483,6 +487,7 @@ class RedisFrontier:
 
     def _call(self, name, args):
         reply = self.scripts[name](keys=self.keys, args=args)
+        self.answers += 1
         if reply == -1 or (isinstance(reply, list) and reply and reply[0] == "lost"):
             raise FrontierLost(f"crawl {self.settings.crawl_id!r} is gone from Redis (flushed, or a "
                                "Redis restarted without its AOF): stopping rather than crawl it again")
