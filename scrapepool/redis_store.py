@@ -28,7 +28,12 @@ Keys, all under ``P = "sp:{<crawl id>}:"`` (one hash tag, so one Redis Cluster s
                         2 records committed; a request with both is done and deleted
 ``P m:<sess>``  HASH    id -> ``"<host> <element>"`` (``"<host> R"`` for robots.txt): what a
                         session holds, so that a reap can put it back
-``P att``       HASH    id -> times its machine's session was reaped holding it
+``P att``       HASH    id -> times its machine died with it the only open request (the
+                        poison count)
+``P sus``       SET     ids open on a machine that died with several open: each is
+                        leased alone until done (so the death is blamed on one)
+``P lone``      HASH    session -> the suspect it holds alone (it leases nothing else
+                        before that one's outcome)
 ``P sess``      HASH    machine -> current epoch (session = ``machine#epoch``)
 ``P hb``        ZSET    session -> last heartbeat (ms)
 ``P robots``    HASH    host -> robots.txt text (empty: allow all)
@@ -177,15 +182,42 @@ end
 local function done(id, session)
   redis.call('HDEL', P .. 'fl', id)
   redis.call('HDEL', P .. 'm:' .. session, id)
+  redis.call('HDEL', P .. 'att', id)
+  redis.call('SREM', P .. 'sus', id)
   redis.call('HINCRBY', N, 'inflight', -1)
   redis.call('HINCRBY', N, 'done', 1)
 end
 
+-- Open: the page requests a session holds whose outcome has not come (their records may
+-- still be uncommitted after it: those are not open).
+local function open_ids(items)
+  local ids = {}
+  for i = 1, #items, 2 do
+    if not string.match(items[i + 1], '^%S+ R$') then
+      local flv = redis.call('HGET', P .. 'fl', items[i])
+      if not flv or tonumber(string.match(flv, '|(%d+)$')) % 2 == 0 then ids[#ids + 1] = items[i] end
+    end
+  end
+  return ids
+end
+
 -- Put everything a session holds back in its hosts' queues, ahead of newer requests.
+-- ``count`` (its machine died): a request open alone is to blame (``att``, the poison
+-- count); requests open together are suspects (``sus``), each leased alone from now on,
+-- so that innocent pages beside a page that kills machines are never given up.
 local function reap(session, count)
   local mk = P .. 'm:' .. session
   local items = redis.call('HGETALL', mk)
   local n = 0
+  if count then
+    local open = open_ids(items)
+    if #open == 1 then
+      redis.call('HINCRBY', P .. 'att', open[1], 1)
+    else
+      for _, id in ipairs(open) do redis.call('SADD', P .. 'sus', id) end
+    end
+  end
+  redis.call('HDEL', P .. 'lone', session)
   for i = 1, #items, 2 do
     local id, v = items[i], items[i + 1]
     local h, rest = string.match(v, '^(%S+) (.*)$')
@@ -201,7 +233,6 @@ local function reap(session, count)
       if flags % 2 == 0 then
         if redis.call('HINCRBY', hk, 'inflight', -1) < 0 then redis.call('HSET', hk, 'inflight', 0) end
       end
-      if count then redis.call('HINCRBY', P .. 'att', id, 1) end
       -- Records already committed stay so: a new lease of it may only add the outcome.
       if flags >= 2 then redis.call('HSET', P .. 'fl', id, '-|2') else redis.call('HDEL', P .. 'fl', id) end
       redis.call('ZADD', P .. 'q:' .. h, AHEAD + tonumber(id), rest)
@@ -238,8 +269,9 @@ local function status()
 end
 """
 
-#: ARGV: machine, timeout ms, identity JSON, joined-before ('1'/'0'), nonce, meta fields
-#: as name/value pairs (a retried call with the same nonce gets the same session).
+#: ARGV: machine, timeout ms, identity JSON, joined-before ('1'/'0'), nonce, the nonce of
+#: this job dir's last join (or ''), meta fields as name/value pairs (a retried call with
+#: the same nonce gets the same session).
 #: Returns {'ok', epoch, state, out} or {'lost'} / {'identity', theirs} / {'busy'}.
 JOIN = r"""
 local machine, timeout, identity, joined, nonce = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
@@ -247,7 +279,7 @@ local meta = P .. 'meta'
 if redis.call('EXISTS', meta) == 0 then
   if joined == '1' then return {'lost'} end
   redis.call('HSET', meta, 'identity', identity, 'state', 'seeding')
-  for i = 6, #ARGV, 2 do redis.call('HSET', meta, ARGV[i], ARGV[i + 1]) end
+  for i = 7, #ARGV, 2 do redis.call('HSET', meta, ARGV[i], ARGV[i + 1]) end
 elseif redis.call('HGET', meta, 'identity') ~= identity then
   return {'identity', redis.call('HGET', meta, 'identity')}
 end
@@ -258,7 +290,10 @@ end
 if ep then
   local old = machine .. '#' .. ep
   local last = redis.call('ZSCORE', P .. 'hb', old)
-  if last and NOW - tonumber(last) < timeout then return {'busy'} end
+  -- A live session is another machine's, unless it is this job dir's own last join (its
+  -- nonce, ARGV[6]): the run that made it has died, since this one holds the dir's lock.
+  local ours = ARGV[6] ~= '' and redis.call('HGET', P .. 'jn', machine) == ARGV[6] .. '|' .. ep
+  if last and not ours and NOW - tonumber(last) < timeout then return {'busy'} end
   reap(old, true)
 end
 local epoch = redis.call('HINCRBY', N, 'epoch', 1)
@@ -300,6 +335,15 @@ if last then
   local lseq, ljobs = string.match(last, '^(%S+) (.*)$')
   if lseq == seq then return {status(), cjson.decode(ljobs)} end
 end
+-- A suspect leased alone holds the session until its outcome comes.
+local lone = redis.call('HGET', P .. 'lone', session)
+if lone then
+  local flv = redis.call('HGET', P .. 'fl', lone)
+  if flv and string.match(flv, '^(.*)|') == session and tonumber(string.match(flv, '|(%d+)$')) % 2 == 0 then
+    return {status(), {}}
+  end
+  redis.call('HDEL', P .. 'lone', session)
+end
 local jobs = {}
 local ready = P .. 'ready'
 local guard = 0
@@ -332,7 +376,10 @@ while #jobs < n and guard < n * 4 do
     local head = redis.call('ZRANGE', P .. 'q:' .. h, 0, 0)[1]
     local depth = nil
     if head then depth = tonumber(redis.call('HGET', P .. 'pd', key_of(head))) end
-    if not head then
+    local suspect = head and redis.call('SISMEMBER', P .. 'sus', string.match(head, '^(%-?%d+) ')) == 1
+    if suspect and (#jobs > 0 or #open_ids(redis.call('HGETALL', P .. 'm:' .. session)) > 0) then
+      redis.call('ZADD', ready, NOW + 50, h)  -- for a machine with nothing open: look again soon
+    elseif not head then
       redis.call('ZREM', ready, h)
     elseif low and depth and depth > low + 1 then
       held = held + 1
@@ -350,6 +397,10 @@ while #jobs < n and guard < n * 4 do
       redis.call('HINCRBY', N, 'inflight', 1)
       jobs[#jobs + 1] = {'P', el, num(redis.call('HGET', P .. 'att', id)), depth or -1}
       wake(h)
+      if suspect then
+        redis.call('HSET', P .. 'lone', session, id)
+        break
+      end
     end
   end
 end

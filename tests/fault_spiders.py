@@ -4,10 +4,11 @@ At module level: spawned fetchers import them as ``tests.fault_spiders:Name``.
 """
 
 import os
+import signal
 import sys
 import threading
 
-from scrapepool import CloseSpider, Spider
+from scrapepool import CloseSpider, SiteSpider, Spider
 
 
 class ExitsOnBad(Spider):
@@ -110,3 +111,14 @@ class RecordsEachResponseUnfiltered(RecordsEachResponse):
         if response.depth == 0:
             for a in response.select("a[href]"):
                 yield response.follow(a, dont_filter=True)
+
+
+class KillsItsMachine(SiteSpider):
+    """The built-in spider, except that a page whose path starts with ``/poison`` SIGKILLs the
+    whole process group it runs in: coordinator, fetchers and writer (a "machine" of a shared
+    crawl, tests/test_distributed.py), as a page that crashes the box would."""
+
+    def parse(self, response):
+        if response.url.split("/", 3)[3].startswith("poison"):
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        yield from super().parse(response)

@@ -29,7 +29,9 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
+from scrapepool.settings import POISON_LIMIT
 from scrapepool.testing.testserver import Page, SiteServer
+from tests.real_world_sites import LoginSite
 from tests.redis_server import (RedisServer, free_port, new_crawl_id, redis_server,  # noqa: F401
                                 requires_redis, start_redis)
 from tests.web_sites import Stamps
@@ -494,6 +496,67 @@ def test_robots_txt_is_fetched_once_and_its_crawl_delay_obeyed_by_all(tmp_path, 
     assert_finished_and_consistent(redis_server.url, cid, tmp_path)
 
 
+def test_a_login_on_one_machine_reaches_the_pages_of_all(tmp_path, serve, cluster, redis_server):
+    """The CSRF login of tests/test_cookies.py, shared: one machine logs in (its session cookie
+    goes to Redis with the outcome), and every machine's requests for the protected pages carry
+    it (without it they answer 403)."""
+    login = LoginSite(pages=40, delay=0.05)
+    server = serve(login.site)
+    seeds = seeds_file(tmp_path, server.url + "/login")
+    cid = new_crawl_id("cookies")
+    machines = cluster.start(3, seeds, cid, "-s", "tests.real_world_spiders:CookieLoginSpider")
+    finish_all(machines)
+    records = {m.name: m.records() for m in machines}
+    every = [r for rs in records.values() for r in rs]
+    assert [r["user"] for r in every if r["kind"] == "account"] == ["alice"]
+    private = Counter(r["path"] for r in every if r["kind"] == "private")
+    assert sorted(private) == sorted(f"private/{i}" for i in range(1, 41)) and set(private.values()) == {1}
+    assert {r["owner"] for r in every if r["kind"] == "private"} == {"alice"}
+    assert [r for r in every if r["kind"] == "error"] == []
+    working = [name for name, rs in records.items() if any(r["kind"] == "private" for r in rs)]
+    assert len(working) >= 2, f"the protected pages were all read by {working}: nothing was shared"
+    assert len(login.posts()) == 1
+    assert_finished_and_consistent(redis_server.url, cid, tmp_path)
+
+
+def test_a_page_that_kills_its_machine_is_given_up_after_poison_limit_deaths(
+        tmp_path, serve, cluster, redis_server):
+    """A page whose parsing SIGKILLs the whole machine: each machine that takes it dies (its
+    session is reaped, or the machine's rerun finds it). A death with several requests open
+    makes them suspects, each then tried alone; a death with one open is that page's fault.
+    After ``poison_limit`` such deaths the next machine records it as an error instead of
+    fetching it again, and no innocent page beside it is given up. Dead machines are rerun
+    (the same command), as an operator or a supervisor would."""
+    site = tree_site(30, delay=0.02)
+    site["/poison"] = Page("<html><body>boom</body></html>")
+    site["/"] = Page(site["/"].body.replace("</body>", '<a href="/poison">x</a></body>'))
+    server = serve(site)
+    seeds = seeds_file(tmp_path, server.url + "/")
+    cid = new_crawl_id("poison")
+    machines = cluster.start(2, seeds, cid, "-s", "tests.fault_spiders:KillsItsMachine")
+    deaths = 0
+    deadline = time.monotonic() + MACHINE_WAIT
+    pause = threading.Event()  # never set: a bounded pause between two polls
+    while any(m.running() or m.proc.returncode != 0 for m in machines):
+        assert time.monotonic() < deadline, f"not over after {deaths} deaths"
+        for m in machines:
+            rc = None if m.running() else m.proc.returncode
+            if rc == -signal.SIGKILL:
+                deaths += 1
+                assert deaths <= POISON_LIMIT + 1, f"{deaths} machine deaths: the page was not given up"
+                m.start()
+            elif rc not in (None, 0):
+                pytest.fail(f"{m.name} exit {rc}: {m.stderr()[-1500:]}")
+        pause.wait(0.05)
+    # One death with the poison page among others (at most), then POISON_LIMIT with it alone.
+    assert deaths in (POISON_LIMIT, POISON_LIMIT + 1)
+    union(machines, site)
+    errors = {path_of(r["url"]): r["error"] for m in machines for r in m.records() if r["error"]}
+    assert list(errors) == ["/poison"] and "died" in errors["/poison"], errors
+    assert server.count("/poison") == deaths
+    assert_finished_and_consistent(redis_server.url, cid, tmp_path, pages=len(site))
+
+
 # -- faults of the Redis ----------------------------------------------------------------------------
 
 def test_redis_killed_and_restarted_on_its_aof_mid_crawl(tmp_path, serve, cluster, redis_server):
@@ -696,6 +759,19 @@ def test_bad_frontier_arguments_exit_2_with_one_line(tmp_path, redis_server, cas
     line = one_line(err)
     if case == "no-crawl-id":
         assert "crawl-id" in line, line
+
+
+def test_without_the_redis_extra_the_frontier_is_refused_in_one_line(tmp_path):
+    """redis-py not importable (the ``redis`` extra not installed): exit 2, one line saying
+    what to install. ``sys.modules["redis"] = None`` makes ``import redis`` fail as if absent."""
+    seeds = seeds_file(tmp_path, "http://127.0.0.1:9/")
+    code = ("import sys; sys.modules['redis'] = None; from scrapepool.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", code, "crawl", str(seeds), "--frontier", "redis://127.0.0.1:9/0",
+                           "--crawl-id", "x", "-o", "out.jsonl", "--no-robots"], cwd=str(tmp_path), env=_env(),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "scrapepool[redis]" in one_line(proc.stderr)
 
 
 def test_frontier_delete_is_refused_while_a_machine_is_alive_then_removes_every_key(

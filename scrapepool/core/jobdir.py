@@ -6,11 +6,18 @@ its output: a job directory of another crawl is refused with a one-line error ra
 than mixed in, and ``--restart`` starts it over. Without ``--job-dir`` the state lives
 in a temporary folder, removed at the end.
 
+One run at a time: a running crawl holds an advisory lock (``flock``) on ``DIR/lock``; a
+second run on the same folder is refused with one line. The kernel drops the lock when the
+holder dies, even by SIGKILL, so a rerun after a crash needs no clean-up (a shared crawl
+relies on this: a machine rerun on its job dir may take its old session over at once,
+core/redis_frontier.py).
+
 The identity is written by the engine together with the start requests, in one
 transaction (``JobDir.identity``): a run interrupted before that leaves nothing on disk,
 and the next one starts afresh.
 """
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -35,6 +42,7 @@ class JobDir:
             "output": os.path.abspath(settings.output) if settings.output != "-" else "-",
         }
         self.db = None
+        self._lock = None
         #: The temporary folder used without --job-dir (removed by ``close``).
         self.temp_dir = None
         #: True when this run resumes a job begun before.
@@ -47,6 +55,7 @@ class JobDir:
             folder = s.job_dir
             if os.path.exists(folder) and not os.path.isdir(folder):
                 raise JobDirError(f"job dir {folder} is not a folder")
+            self._take_lock(folder)
             if s.restart and os.path.isdir(folder):
                 for name in os.listdir(folder):
                     if name.startswith(DB_NAME):
@@ -70,6 +79,19 @@ class JobDir:
         self.resume = True
         return True
 
+    def _take_lock(self, folder):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(os.path.join(folder, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise JobDirError(f"cannot use job dir {folder}: {exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise JobDirError(f"job dir {folder} is in use by another run of scrapepool") from None
+        self._lock = fd
+
     @property
     def folder(self):
         return os.path.dirname(self.db.path)
@@ -77,6 +99,9 @@ class JobDir:
     def close(self):
         if self.db is not None:
             self.db.close()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the lock
+            self._lock = None
         if self.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
             self.temp_dir = None

@@ -169,8 +169,13 @@ class RedisFrontier:
                 "limit", self.settings.concurrency_per_host or 0]
         if meta[1] == "":
             meta = meta[2:]
+        nonce = os.urandom(8).hex()
+        # The nonce of this job dir's last join: a rerun after a crash takes its session over
+        # at once instead of waiting out --session-timeout (the job dir's lock proves the
+        # run that joined is gone, core/jobdir.py).
+        last = self.db.get("redis_join") or "" if joined else ""
         reply = self._call("join", [self.machine, self.timeout_ms, self.identity, "1" if joined else "0",
-                                    os.urandom(8).hex(), *meta])
+                                    nonce, last, *meta])
         if reply[0] == "identity":
             theirs = json.loads(reply[1])
             ours = json.loads(self.identity)
@@ -184,6 +189,7 @@ class RedisFrontier:
         self.session = f"{self.machine}#{self.epoch}"
         self.state = reply[2]
         self.db.put("redis_crawl", self.settings.crawl_id)
+        self.db.put("redis_join", nonce)
         self._beat_at = self._reap_at = time.monotonic()
         out = reply[3]
         return int(out.split("|", 1)[0]) if out else None
