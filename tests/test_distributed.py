@@ -738,6 +738,22 @@ def test_a_redis_without_aof_is_refused_unless_volatile(tmp_path, serve, cluster
         volatile.stop()
 
 
+def test_a_redis_that_does_not_fsync_every_write_is_warned_of(tmp_path, serve, cluster):
+    site = tree_site(10)
+    server = serve(site)
+    seeds = seeds_file(tmp_path, server.url + "/")
+    everysec = RedisServer(tmp_path / "everysec-redis", appendfsync="everysec")
+    try:
+        everysec.start()
+        machine = cluster.machine("m0", seeds, new_crawl_id("everysec"), frontier=everysec.url).start()
+        finish_all([machine])
+        union([machine], site)
+        warnings = [line for line in machine.stderr().splitlines() if "appendfsync everysec" in line]
+        assert len(warnings) == 1 and "twice" in warnings[0], machine.stderr()
+    finally:
+        everysec.stop()
+
+
 def run_crawl_cli(tmp_path, *args, timeout=30):
     proc = subprocess.run([sys.executable, "-m", "scrapepool", "crawl", *map(str, args)], cwd=str(tmp_path),
                           env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)

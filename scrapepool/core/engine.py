@@ -246,12 +246,15 @@ class Engine:
     def _join_shared(self, requests, allowed):
         """Join the crawl the machines share in Redis (core/redis_frontier.py): every machine
         admits the seeds (the seen set keeps one of each), then the crawl may end."""
-        from ..redis_store import connect
+        from ..redis_store import connect, fsync_warning
         from .redis_frontier import RedisFrontier, identity_of
 
         s = self.settings
         machine = s.machine_id or default_machine_id(s.output)
         client = connect(s.frontier, s.frontier_volatile)
+        warning = None if s.frontier_volatile else fsync_warning(client)
+        if warning:
+            logger.warning("%s", warning)
         identity = identity_of(s, self.spider_ref, [r.url for r in requests], allowed)
         self.frontier = RedisFrontier(client, self.job.db, s, DomainFilter(allowed), machine, identity)
         self.frontier.join()
