@@ -95,6 +95,8 @@ def _add_crawl_options(p):
     p.add_argument("--frontier-volatile", action="store_const", const=True, default=None,
                    help="accept a Redis without persistence (a throw-away crawl)")
     p.add_argument("--stats", dest="stats_path", metavar="PATH", help="write the final stats here as JSON")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="write an HTML report of the crawl here at the end (also after Ctrl-C)")
     p.add_argument("--log-file", metavar="PATH", help="also write the log here")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only; no progress")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -113,6 +115,7 @@ def make_parser():
     demo.add_argument("-q", "--quiet", action="store_true")
     demo.add_argument("-v", "--verbose", action="store_true")
     demo.add_argument("--stats", dest="stats_path", metavar="PATH")
+    demo.add_argument("--report", metavar="FILE.html")
     demo.add_argument("--log-file", metavar="PATH")
     frontier = sub.add_parser("frontier", help="status, check or delete a crawl shared through Redis")
     frontier.add_argument("action", choices=("status", "check", "delete"))
@@ -120,6 +123,10 @@ def make_parser():
     frontier.add_argument("--crawl-id", required=True, metavar="ID")
     frontier.add_argument("--session-timeout", type=float, default=15.0, metavar="SECONDS",
                           help="a machine silent this long counts as gone (default: 15)")
+    report = sub.add_parser("report", help="write the HTML report of a job (finished or interrupted)")
+    report.add_argument("job_dir", metavar="JOBDIR", help="the crawl's --job-dir")
+    report.add_argument("-o", "--output", default="crawl.html", metavar="FILE.html",
+                        help="where to write it (default: crawl.html)")
     serve = sub.add_parser("serve-demo", help="serve the demo site in the foreground")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--host", default="127.0.0.1")
@@ -178,7 +185,7 @@ def _options(args):
         "concurrency_per_host", "timeout", "retries", "max_redirects", "max_bytes", "max_elements",
         "max_memory_mb", "user_agent", "robots", "sitemap", "cookies", "job_dir", "restart",
         "start_method", "pin_cpus", "stats_path", "http_cache", "http_cache_expire", "frontier",
-        "crawl_id", "machine_id", "session_timeout", "frontier_volatile")}
+        "crawl_id", "machine_id", "session_timeout", "frontier_volatile", "report")}
     if getattr(args, "overwrite_output", None):
         opts["output"], opts["overwrite_output"] = args.overwrite_output, True
     if getattr(args, "allow_domain", None):
@@ -358,6 +365,11 @@ def _main(argv=None):
             return main_serve(args.host, args.port)
         if args.command == "frontier":
             return _frontier_command(args)
+        if args.command == "report":
+            from .report import report_from_job_dir, write_report_file
+
+            setup_logging(False, False, None)
+            return 0 if write_report_file(args.output, report_from_job_dir(args.job_dir)) else 1
         setup_logging(args.verbose, args.quiet, args.log_file)
         if args.command == "demo":
             from .demo.run import run_demo

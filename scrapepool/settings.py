@@ -148,6 +148,8 @@ class Settings:
     session_timeout: float = SESSION_TIMEOUT
     #: Accept a Redis that does not persist (a throw-away crawl: a restart loses it).
     frontier_volatile: bool = False
+    #: Write the crawl's HTML report here at the end (``--report``; also after Ctrl-C).
+    report: "str | None" = None
 
     def __post_init__(self):
         # Checked here, before any process starts, so that the command line, crawl() and
@@ -236,3 +238,37 @@ class Settings:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+    def as_report(self):
+        """The settings as the report shows them, with secrets masked: a report is made to be
+        passed around, so header values such as Authorization, a password in the Redis URL
+        and spider arguments named like secrets never appear in it."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "headers":
+                value = [(k, "***" if _secret(k) else v) for k, v in value]
+            elif f.name == "spider_kwargs":
+                value = {k: "***" if _secret(k) else v for k, v in value.items()}
+            elif f.name == "frontier" and value:
+                value = _mask_url(value)
+            out[f.name] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+        return out
+
+
+_SECRET_WORDS = ("authorization", "cookie", "password", "passwd", "secret", "token", "key", "auth")
+
+
+def _secret(name):
+    name = str(name).lower()
+    return any(word in name for word in _SECRET_WORDS)
+
+
+def _mask_url(url):
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

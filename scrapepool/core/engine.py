@@ -67,11 +67,13 @@ from ..net.cookies import CookieJars, jar_key
 from ..net.downloader import redirect_request
 from ..output.exporters import check_output, cut_output
 from ..output.writer import report_notes
+from ..report import write_report_file
 from ..settings import RETRY_AFTER_MAX
 from ..spiders.http import Request, _callback_name
 from ..spiders.loading import load_spider, spider_ref
 from ..spiders.records import to_plain
 from ..urls import DomainFilter, canonical, check_seed_url, fingerprint, host_key
+from .crawllog import CrawlLog
 from .frontier import Frontier
 from .jobdir import JobDir
 from .jobqueue import MAX_QUEUED_BYTES, JobQueue
@@ -83,6 +85,9 @@ logger = logging.getLogger("scrapepool")
 
 #: Seconds between two write-ahead flushes of the coordinator's state.
 FLUSH_EVERY = 0.1
+#: Seconds between two saves of the crawl log in the job DB (a JSON of ~KBs to MBs: not at
+#: every checkpoint); what an interruption loses of it is at most this much of the series.
+LOG_SAVE_EVERY = 5.0
 #: Seconds to wait for processes at the end before terminating them.
 JOIN_TIMEOUT = 10.0
 #: A fetcher must report the queue empty this long after a death before
@@ -119,6 +124,8 @@ class Engine:
         self.seeds = list(seeds)
         self.on_progress = on_progress
         self.stats = Stats()
+        #: What the HTML report shows beyond the stats (core/crawllog.py).
+        self.log = CrawlLog()
         self.ledger = Ledger()
         self.signals = Signals()
         self.waiter = Waiter()
@@ -137,6 +144,7 @@ class Engine:
         #: host -> robots.txt fetches lost with a fetcher.
         self.robots_losses = {}
         self._ckpt_at = 0.0
+        self._log_saved_at = 0.0
         self._overdue_at = 0.0
 
     # -- what the CLI and the progress line read ---------------------------------------------
@@ -202,6 +210,8 @@ class Engine:
         if not requests and not resume:
             raise UsageError("no valid start URL: give seeds or set start_urls on the spider")
         db = self.job.db
+        if resume:
+            self.log.load(db.get("crawllog"))
         allowed = self._domains(requests)
         shared = None
         if s.frontier:
@@ -449,6 +459,7 @@ class Engine:
         frontier.record_outcome(job.req_id)
         self.ledger.outcome(job.req_id)
         self.stats.outcome(status, msg.kind, info)
+        self.log.outcome(job.origin or job.url, host_key(job.url), job.depth, job.callback, status, msg.kind, info)
         for text in info.get("spider_errors", ()):
             logger.warning("spider error on %s: %s", job.url, text)
         if msg.error is not None:
@@ -567,6 +578,8 @@ class Engine:
         self.ledger.end_here(job, time.monotonic())
         self.frontier.record_outcome(job.req_id)
         self.stats.outcome(status, kind, {})
+        self.log.outcome(job.origin or job.url, host_key(job.url), job.depth, job.callback, status, kind,
+                         {"records": len(records)})
         self.supervisor.control.send(m.Records(job.req_id, records))
 
     def _spider_record(self, method, arg, url):
@@ -633,11 +646,32 @@ class Engine:
     # -- checkpoints and shutdown ----------------------------------------------------------
     def _checkpoint(self, final=False):
         kv = {"stats": self.stats.as_dict()}
+        now = time.time()
+        self.log.tick(now, self.stats, self._child_pids())
+        if final or now - self._log_saved_at >= LOG_SAVE_EVERY:
+            self._log_saved_at = now
+            kv["crawllog"] = self.report_data(now)["log"]
         if final:
             kv["finished"] = self.stats.finish_reason == "finished"
         self.frontier.flush(kv)
         if self.on_progress is not None:
             self.on_progress(self)
+
+    def _child_pids(self):
+        sup = self.supervisor
+        if sup is None:
+            return ()
+        pids = [("fetcher", p.pid) for p in sup.fetchers.values()]
+        if sup.writer is not None and sup.writer.pid:
+            pids.append(("writer", sup.writer.pid))
+        return pids
+
+    def report_data(self, now=None):
+        """What the HTML report is made from (scrapepool/report.py): the stats, the crawl log
+        and the settings; also saved in the job DB, for ``scrapepool report JOBDIR``."""
+        log = self.log.as_dict(now)
+        log["settings"] = self.settings.as_report()
+        return {"stats": self.stats.as_dict(), "log": log}
 
     def _maybe_checkpoint(self, now):
         if now - self._ckpt_at >= FLUSH_EVERY:
@@ -703,8 +737,11 @@ class Engine:
         # The writer's notes on the fields it could not write as given.
         self.stats.dropped_fields = report_notes(db, self.settings.output)
         self.stats.finish(self.stats.finish_reason)
+        self.log.sample(time.time(), self.stats, self._child_pids())
         self._checkpoint(final=True)
         db.close()
+        if self.settings.report:
+            write_report_file(self.settings.report, self.report_data())
         if self.job_queue is not None:
             self.job_queue.close()
         if self.fatal:

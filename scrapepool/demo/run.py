@@ -11,7 +11,7 @@ def run_demo(args, run_crawl):
 
     # The demo writes its output afresh each time: run twice, it still shows one crawl.
     opts = {"output": args.output, "overwrite_output": True, "workers": args.workers,
-            "stats_path": args.stats_path, "progress": not args.quiet}
+            "stats_path": args.stats_path, "report": args.report, "progress": not args.quiet}
     with serve() as server:
         if not args.quiet:
             print(f"scrapepool demo: serving the demo site on {server.url}/ and crawling it "

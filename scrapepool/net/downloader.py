@@ -57,7 +57,7 @@ class FetchResult:
     """What came of one request, after redirects and retries."""
 
     __slots__ = ("final_url", "status", "headers", "body", "error", "kind", "retries", "chain",
-                 "started", "cookies")
+                 "started", "cookies", "latency")
 
     def __init__(self, final_url, status=None, headers=None, body=b"", error=None, kind=None,
                  chain=(), started=0.0):
@@ -78,6 +78,9 @@ class FetchResult:
         self.started = started
         #: What the responses changed in the request's cookies (see cookies.jar_changes), or None.
         self.cookies = None
+        #: Seconds the last try took, from sending the request to the whole body (None: not
+        #: downloaded, e.g. served from the HTTP cache). The report's per-host latency.
+        self.latency = None
 
 
 class _Fail(Exception):
@@ -256,12 +259,15 @@ class Downloader:
                 elif self.stop.wait(wait):  # a back-off, cut short by Ctrl-C
                     return _interrupted(url, attempt)
             self._answered = None
+            began = time.monotonic()
             try:
                 result = self._try(url, method, headers, body, jar, follow)
                 result.started = self._answered
+                result.latency = time.monotonic() - began
             except _Fail as fail:
                 result = FetchResult(fail.final_url or url, fail.status, error=fail.error,
                                      kind=fail.kind, chain=fail.chain, started=self._answered or time.time())
+                result.latency = time.monotonic() - began
                 if not fail.retry:
                     result.retries = attempt
                     return result

@@ -217,7 +217,7 @@ class Fetcher:
             if self.cache is not None and result.error is None:
                 self.cache.put(job, result)
         info = {"bytes": len(result.body), "retries": result.retries, "started": result.started,
-                "final_url": result.final_url}
+                "final_url": result.final_url, "latency": getattr(result, "latency", None)}
         if result.kind == "interrupted":  # stopping: the request is left for a resume
             self.send_event(m.Outcome(job.req_id, result.status, result.error, result.kind, [], info))
             return
