@@ -112,3 +112,10 @@ def load_jsonl(path):
 def read_jsonl():
     """``read_jsonl(path)`` -> list of the records of a JSON-lines file."""
     return load_jsonl
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """pytest-httpserver's server on 127.0.0.1 (its default, "localhost", may resolve to ::1):
+    the tests talk only to servers they start on 127.0.0.1."""
+    return ("127.0.0.1", 0)

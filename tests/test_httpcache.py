@@ -11,7 +11,6 @@ from scrapepool._messages import Job
 from scrapepool.net.downloader import FetchResult
 from scrapepool.net.httpcache import HttpCache
 from scrapepool.testing.pytest_plugin import crawl_site
-from scrapepool.testing.testserver import Page
 
 BODY = b"<html><head><title>T</title></head><body>" + bytes(range(256)) + b"\n\r\n</body></html>"
 
@@ -161,14 +160,21 @@ def test_concurrent_overwrites_are_atomic(tmp_path):
 
 # -- a crawl served from the cache --------------------------------------------------------
 
-SITE = {
-    "/robots.txt": Page("User-agent: *\nDisallow: /private\n", content_type="text/plain"),
-    "/": '<title>Home</title><a href="/a">a</a> <a href="/moved">moved</a> <a href="/gone">gone</a>'
-         ' <a href="/private/x">private</a>',
-    "/a": '<title>A</title><a href="/b?y=2&x=1">b</a>',
-    "/b": "<title>B</title>",
-    "/moved": Page(status=301, headers={"Location": "/b?x=1&y=2&r=1"}),
-}
+HTML = "text/html; charset=utf-8"
+
+
+def serve_site(httpserver):
+    """robots.txt, three pages, a redirect and a 404; /private/x (refused by robots.txt) has no handler."""
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /private\n")
+    httpserver.expect_request("/").respond_with_data(
+        '<title>Home</title><a href="/a">a</a> <a href="/moved">moved</a> <a href="/gone">gone</a>'
+        ' <a href="/private/x">private</a>', content_type=HTML)
+    httpserver.expect_request("/a").respond_with_data('<title>A</title><a href="/b?y=2&x=1">b</a>',
+                                                      content_type=HTML)
+    httpserver.expect_request("/b").respond_with_data("<title>B</title>", content_type=HTML)  # any query
+    httpserver.expect_request("/moved").respond_with_data(status=301, headers={"Location": "/b?x=1&y=2&r=1"})
+    httpserver.expect_request("/gone").respond_with_data("<title>Not here</title>", status=404,
+                                                         content_type=HTML)
 
 
 def _key(record):
@@ -176,21 +182,24 @@ def _key(record):
 
 
 @pytest.mark.timeout(60)
-def test_rerun_is_served_from_the_cache(site_server, tmp_path):
-    server = site_server(SITE)
+def test_rerun_is_served_from_the_cache(httpserver, tmp_path):
+    serve_site(httpserver)
     cache = str(tmp_path / "cache")
-    first = crawl_site(None, server, robots=True, http_cache=cache)
+    first = crawl_site(None, server=httpserver, robots=True, http_cache=cache)
     assert first.count("/robots.txt") == 1 and first.count("/moved") == 1 and first.count("/gone") == 1
     assert first.count("/private/x") == 0  # refused by robots.txt, so never cached either
     assert {r["url"].rsplit("/", 1)[1]: r["status"] for r in first.records} == {
         "": 200, "a": 200, "b?y=2&x=1": 200, "moved": 200, "gone": 404}
     assert first.stats["robots_refused"] == 1
+    fetched = sorted((request.method, request.full_path) for request, _ in httpserver.log)
 
-    second = crawl_site(None, server, robots=True, http_cache=cache)
-    assert second.requests == []  # robots.txt, the redirect and the 404 included
+    httpserver.clear_log()
+    second = crawl_site(None, server=httpserver, robots=True, http_cache=cache)
+    assert httpserver.log == []  # not one request: robots.txt, the redirect and the 404 included
     assert sorted(map(_key, second.records)) == sorted(map(_key, first.records))
     assert second.stats["robots_refused"] == 1 and second.stats["pages"] == first.stats["pages"]
 
-    third = crawl_site(None, server, robots=True, http_cache=cache, http_cache_expire=1e-6)
-    assert sorted(third.requests) == sorted(first.requests)  # everything fetched again
-    assert sorted(map(_key, third.records)) == sorted(map(_key, first.records))
+    third = crawl_site(None, server=httpserver, robots=True, http_cache=cache, http_cache_expire=1e-6)
+    assert sorted((request.method, request.full_path) for request, _ in httpserver.log) == fetched
+    assert sorted(map(_key, third.records)) == sorted(map(_key, first.records))  # everything fetched again
+    httpserver.check_assertions()  # no request found no handler

@@ -33,20 +33,16 @@ def test_sitemap_seeds_the_builtin_spider(site_server, tmp_path, run_cli):
     assert rc == 0 and len(load_jsonl(tmp_path / "out.jsonl")) == 1  # without --sitemap: orphans unseen
 
 
-def test_default_headers_and_their_precedence(site_server, tmp_path, run_cli):
-    seen = {}
-
-    def record(path):
-        def page(info):
-            seen[path] = info.headers
-            return "<title>x</title>"
-        return page
-
-    server = site_server({"/": record("/"), "/own": record("/own")})
-    (tmp_path / "seeds.txt").write_text(server.url + "/\n")
+def test_default_headers_and_their_precedence(httpserver, tmp_path, run_cli):
+    for path in ("/", "/own"):
+        httpserver.expect_request(path).respond_with_data("<title>x</title>", content_type="text/html")
+    (tmp_path / "seeds.txt").write_text(httpserver.url_for("/") + "\n")
     rc, out, err = run_cli("crawl", "seeds.txt", "-s", "tests.real_world_spiders:HeaderSpider", "-w", "1",
                            "--no-robots", "--header", "X-Cli: cli", "--header", "X-Both: cli")
     assert rc == 0, err
+    httpserver.check_assertions()
+    seen = {request.path: request.headers for request, _ in httpserver.log}
+    assert sorted(seen) == ["/", "/own"] and len(httpserver.log) == 2
     assert seen["/"]["X-Spider"] == "spider" and seen["/"]["X-Cli"] == "cli"
     assert seen["/"]["X-Both"] == "cli"            # the command line wins over the spider
     assert seen["/own"]["X-Own"] == "request"

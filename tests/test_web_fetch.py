@@ -7,6 +7,7 @@ from email.utils import formatdate
 
 import psutil
 import pytest
+from werkzeug import Response
 
 from scrapepool.net.downloader import Downloader, FetchResult
 from scrapepool.settings import Settings
@@ -63,21 +64,30 @@ def test_every_redirect_status_relative_or_absolute_is_followed(site_server, cra
     assert stats["pages"] == len(cases) + 1
 
 
-def test_a_post_becomes_a_get_after_303_and_stays_a_post_after_307(site_server, crawl_spider):
-    def echo(info):
-        return Page(f"{info.method} {info.body.decode()}", content_type="text/plain")
+def serve_robots(httpserver):
+    httpserver.expect_request("/robots.txt").respond_with_data(ROBOTS.body, content_type=ROBOTS.content_type)
 
-    site = {"/robots.txt": ROBOTS, "/": "<p>home</p>", "/p303": redirect("/t303", 303),
-            "/p307": redirect("/t307", 307), "/t303": echo, "/t307": echo}
-    server = site_server(site)
-    result = crawl_spider("tests.spiders:PostsThroughRedirects", server)
+
+def test_a_post_becomes_a_get_after_303_and_stays_a_post_after_307(httpserver, crawl_spider):
+    def echo(request):
+        return Response(f"{request.method} {request.get_data(as_text=True)}", content_type="text/plain")
+
+    serve_robots(httpserver)
+    httpserver.expect_request("/").respond_with_data("<p>home</p>", content_type="text/html")
+    for status in (303, 307):
+        httpserver.expect_request(f"/p{status}").respond_with_data(status=status,
+                                                                   headers={"Location": f"/t{status}"})
+        httpserver.expect_request(f"/t{status}").respond_with_handler(echo)
+    result = crawl_spider("tests.spiders:PostsThroughRedirects", server=httpserver)
     records = result.records
 
     landed = {r["request_url"]: r for r in records}
-    assert landed[server.url + "/p303"]["echo"] == "GET "
-    assert landed[server.url + "/p307"]["echo"] == "POST x=1"
-    assert server.requests.count(("POST", "/p303")) == 1 and server.requests.count(("GET", "/t303")) == 1
-    assert server.requests.count(("POST", "/t307")) == 1
+    assert landed[httpserver.url_for("/p303")]["echo"] == "GET "
+    assert landed[httpserver.url_for("/p307")]["echo"] == "POST x=1"
+    requests = [(request.method, request.path) for request, _ in httpserver.log]
+    assert requests.count(("POST", "/p303")) == 1 and requests.count(("GET", "/t303")) == 1
+    assert requests.count(("POST", "/t307")) == 1
+    httpserver.check_assertions()
 
 
 def chain(site, prefix, hops, final="<title>end</title>"):
@@ -195,16 +205,23 @@ def flaky(failures, page, status=503, headers=None):
     return serve_
 
 
-def test_a_retry_that_succeeds_gives_a_clean_record(site_server, crawl_spider):
-    page = flaky(2, '<title>OK</title><a href="/next">n</a>', status=502)
-    server = site_server({"/robots.txt": ROBOTS, "/": page, "/next": "<title>next</title>"})
-    result = crawl_spider(None, server)
+def test_a_retry_that_succeeds_gives_a_clean_record(httpserver, crawl_spider):
+    serve_robots(httpserver)
+    for _ in range(2):  # one-shot handlers come first: two 502s, then the page
+        httpserver.expect_oneshot_request("/").respond_with_data("try again", status=502)
+    httpserver.expect_request("/").respond_with_data('<title>OK</title><a href="/next">n</a>',
+                                                     content_type="text/html")
+    httpserver.expect_request("/next").respond_with_data("<title>next</title>", content_type="text/html")
+    result = crawl_spider(None, server=httpserver)
     stats, records = result.stats, result.records
 
     home = by_path(records)["/"]
     assert (home["status"], home["error"], home["title"], home["links"]) == (200, None, "OK", 1)
-    assert server.count("/") == 3 and server.count("/next") == 1
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths.count("/") == 3 and paths.count("/next") == 1
+    assert [resp.status_code for req, resp in httpserver.log if req.path == "/"] == [502, 502, 200]
     assert stats["retries"] == 2
+    httpserver.check_assertions()
 
 
 @pytest.mark.parametrize("status", [429, 503])
