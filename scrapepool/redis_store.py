@@ -575,10 +575,12 @@ def crawl_prefix(crawl_id):
 SOCKET_TIMEOUT = 5
 
 
-def connect(url, volatile=False):
+def connect(url, volatile=False, outage_errors=False):
     """A redis-py client for ``url``, checked: reachable, and persistent unless ``volatile``.
 
-    :raises UsageError: one line (the extra not installed, a bad URL, unreachable, no AOF).
+    :raises UsageError: one line (the extra not installed, a bad URL, unreachable, no AOF);
+        with ``outage_errors``, an unreachable Redis raises redis-py's own error instead,
+        for a caller that waits it out.
     """
     try:
         import redis
@@ -597,6 +599,10 @@ def connect(url, volatile=False):
         client.set_retry(Retry(ExponentialBackoff(cap=1.0, base=0.05), 8))
     except ValueError as exc:
         raise UsageError(f"--frontier {url}: {exc}") from None
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        if outage_errors:
+            raise
+        raise UsageError(f"--frontier {url}: cannot reach Redis ({_first_line(exc)})") from None
     except redis.RedisError as exc:
         raise UsageError(f"--frontier {url}: cannot reach Redis ({_first_line(exc)})") from None
     if not volatile and not int(info.get("aof_enabled", 0)):

@@ -431,3 +431,23 @@ def test_crawl_site_returns_this_crawls_records_in_a_kept_output(tmp_path):
     for _ in range(2):
         result = crawl_site(VaryingKeys, site, output=str(out))
         assert result.records == RECORDS
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.csv", "out.json"])
+def test_a_committed_end_past_the_file_is_refused_never_padded(tmp_path, name):
+    """A file shorter than its committed end lost committed records (cut or replaced by
+    someone else): reopening it there, or cutting "back" to there, must not pad it with NUL
+    bytes and carry on as if nothing were missing."""
+    path = tmp_path / name
+    exporter = open_exporter(str(path), fsync=False)
+    exporter.open(None)
+    exporter.write([{"a": 1}, {"a": 2}])
+    end = exporter.commit()
+    exporter.close()
+    before = path.read_bytes()
+    cut_output(str(path), len(before) + 100)
+    assert path.read_bytes() == before
+    again = open_exporter(str(path), fsync=False)
+    with pytest.raises(OutputError, match="before its committed end .*: records already committed are missing"):
+        again.open(len(before) + 100)
+    assert path.read_bytes() == before and end <= len(before)

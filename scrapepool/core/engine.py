@@ -700,7 +700,9 @@ class Engine:
         # Whatever the writer did not commit is cut: a torn last line never stays.
         self.committed_offset = self.job.db.get("output_offset", self.committed_offset)
         if self.force or self.fatal:
-            cut_output(self.settings.output, self.committed_offset)
+            end = self.frontier.output_end(self.committed_offset)
+            if end is not None:
+                cut_output(self.settings.output, end)
 
     def _stop_writer(self, deadline):
         sup = self.supervisor

@@ -92,6 +92,12 @@ class FrontierAPI(Protocol):
     def flush(self, kv: Optional[dict] = None) -> None:
         """Write what is buffered (admissions, outcomes, ``keep``s, ``kv``) in one transaction."""
 
+    def output_end(self, local: Optional[int]) -> Optional[int]:
+        """Where the output may be cut back to after a failure: ``local`` (the job DB's
+        committed end) for the local frontier; for a shared one, the end Redis accepted, which
+        may be past the job DB's (a kill between the two commits); None: unknown now, leave
+        the file as it is (the next run's writer cuts it)."""
+
 
 def _implements(frontier: FrontierAPI) -> Iterable[str]:
     """The interface's names ``frontier`` lacks (tests/test_frontier.py checks the local one)."""

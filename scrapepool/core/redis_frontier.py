@@ -421,6 +421,14 @@ class RedisFrontier:
             self.db.put(key, value)
         self._reachable(self._flush)
 
+    def output_end(self, local):
+        """Redis's word on this machine's durable output end (the job DB may lag it by the
+        last batch: a kill between the writer's two commits), or None when it cannot be asked."""
+        ends = []
+        if not self._reachable(lambda: ends.append(self.r.hget(f"{self.keys[0]}out", self.machine))):
+            return None
+        return int(ends[0].split("|", 1)[0]) if ends and ends[0] else local
+
     def _reachable(self, step):
         """Run ``step``; while Redis cannot be reached, note it and go on later (what waits
         stays buffered; no new work is leased, so the fetchers drain: backpressure)."""

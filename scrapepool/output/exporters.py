@@ -142,6 +142,13 @@ class _FileExporter(_Exporter):
         """Start a new output (offset None) or cut back to ``offset`` and append."""
         if offset is not None:
             self.file = open(self.path, "r+b")
+            size = os.fstat(self.file.fileno()).st_size
+            if offset > size:
+                # Cutting "back" to past the end would pad the file with NUL bytes and hide
+                # that committed records are gone (cut or replaced by someone else).
+                self.file.close()
+                raise OutputError(f"{self.path} ends at byte {size}, before its committed end {offset}: "
+                                  "records already committed are missing from it")
             self.file.truncate(offset)
             self.file.seek(offset)
             self.resumed(offset)
@@ -448,6 +455,8 @@ def cut_output(path, offset):
         return
     try:
         with open(path, "r+b") as f:
+            if offset > os.fstat(f.fileno()).st_size:
+                return  # never pads: the next run says what is missing
             f.truncate(offset)
             if fmt == "json":
                 f.seek(offset)

@@ -29,7 +29,9 @@ class RedisCommitter:
         import redis
 
         self.redis = redis
-        self.r = connect(url, volatile)
+        # The coordinator reached this Redis a moment ago: a failure now is an outage (a
+        # restart), waited out as a commit's is, not a bad URL.
+        self.r = self._retried(lambda: connect(url, volatile, outage_errors=True))
         self.crawl_id = crawl_id
         self.machine = machine
         self.prefix = crawl_prefix(crawl_id)
@@ -37,9 +39,24 @@ class RedisCommitter:
         #: The number of this machine's last accepted commit (see COMMIT in redis_store).
         self.seq = 0
 
+    def _retried(self, call):
+        """``call()``, repeated while Redis cannot be reached, for up to OUTAGE_MAX seconds."""
+        deadline = time.monotonic() + OUTAGE_MAX
+        pause = 0.1
+        while True:
+            try:
+                return call()
+            except (self.redis.ConnectionError, self.redis.TimeoutError):
+                # Redis away (restarting on its AOF, a network cut): the batch waits, and so,
+                # through the records pipes, do the fetchers. Every call here is safe to repeat.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)  # a back-off between tries, not a synchronisation
+                pause = min(pause * 2, 2.0)
+
     def durable_end(self):
         """The output offset Redis last accepted for this machine, or None (none yet)."""
-        out = self.r.hget(self.prefix + "out", self.machine)
+        out = self._retried(lambda: self.r.hget(self.prefix + "out", self.machine))
         if not out:
             self.seq = 0
             return None
@@ -50,19 +67,7 @@ class RedisCommitter:
         """Commit ``req_ids`` with the output durable up to ``offset``; returns the rejected
         req_ids (empty: committed)."""
         args = [self.machine, offset, records, path, self.seq + 1, *req_ids]
-        deadline = time.monotonic() + OUTAGE_MAX
-        pause = 0.1
-        while True:
-            try:
-                reply = self.script(keys=[self.prefix], args=args)
-                break
-            except (self.redis.ConnectionError, self.redis.TimeoutError):
-                # Redis away (restarting on its AOF, a network cut): the batch waits, and so,
-                # through the records pipes, do the fetchers. The call is safe to repeat.
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        reply = self._retried(lambda: self.script(keys=[self.prefix], args=args))
         if reply and reply[0] == "lost":
             raise FrontierLost(f"crawl {self.crawl_id!r} is gone from Redis")
         if not reply:
