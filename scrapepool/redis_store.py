@@ -436,23 +436,25 @@ for _, e in ipairs(cjson.decode(ARGV[2])) do
     local held = redis.call('HGET', P .. 'm:' .. session, id)
     local h, rest = string.match(held, '^(%S+) (.*)$')
     local kind = e.t
+    -- Cookie changes of a page or a redirect response, in the script that admits what they
+    -- lead to (a repeated page outcome is not applied twice).
+    if e.k and not (kind == 'p' and flags % 2 == 1) then
+      for jar, changes in pairs(e.k) do
+        local ck = P .. 'ck:' .. jar
+        for _, c in ipairs(changes['set'] or {}) do
+          redis.call('HSET', ck, c.domain .. '|' .. c.path .. '|' .. c.name, cjson.encode(c))
+        end
+        for _, d in ipairs(changes['del'] or {}) do
+          redis.call('HDEL', ck, d[1] .. '|' .. d[2] .. '|' .. d[3])
+        end
+        redis.call('SADD', P .. 'ckj', jar)
+      end
+      redis.call('HINCRBY', N, 'ckver', 1)
+    end
     if kind == 'p' then
       if flags % 2 == 1 then
         stale = stale + 1  -- sent twice (a retried call whose reply was lost)
       else
-        if e.k then
-          for jar, changes in pairs(e.k) do
-            local ck = P .. 'ck:' .. jar
-            for _, c in ipairs(changes['set'] or {}) do
-              redis.call('HSET', ck, c.domain .. '|' .. c.path .. '|' .. c.name, cjson.encode(c))
-            end
-            for _, d in ipairs(changes['del'] or {}) do
-              redis.call('HDEL', ck, d[1] .. '|' .. d[2] .. '|' .. d[3])
-            end
-            redis.call('SADD', P .. 'ckj', jar)
-          end
-          redis.call('HINCRBY', N, 'ckver', 1)
-        end
         for _, c in ipairs(e.c) do admit(c) end
         close(key_of(rest))
         release(h, e.s)

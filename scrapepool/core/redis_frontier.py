@@ -368,9 +368,14 @@ class RedisFrontier:
         origin = job.origin or job.url
         element = _element(f"{job.req_id} {self.keys_of.pop(job.req_id)}", job, url, method, headers,
                            body, job.attempt, origin, job.hops + (url,))
-        self._entry({"t": "r", "i": job.req_id, "s": self._started_ago(),
-                     "f": "" if fp is None else str(fp), "b": "0" if fp is None else str(fp >> (63 - self.k)),
-                     "h": host_key(url), "e": element})
+        entry = {"t": "r", "i": job.req_id, "s": self._started_ago(),
+                 "f": "" if fp is None else str(fp), "b": "0" if fp is None else str(fp >> (63 - self.k)),
+                 "h": host_key(url), "e": element}
+        if self.cookie_changes:
+            # What the redirect response set (a login's session cookie) goes with the hop, in
+            # the same script: whichever machine leases the hop sends it.
+            entry["k"], self.cookie_changes = self.cookie_changes, {}
+        self._entry(entry)
         self.held.pop(job.req_id, None)
 
     def requeue(self, job, attempt):
@@ -406,10 +411,20 @@ class RedisFrontier:
     def shared_jars(self):
         if self.cookie_version == self.jars_version:
             return None
+        # This machine's own changes still waiting in the batch go first: the jars read back
+        # replace the coordinator's, and must not lose them.
+        p, jars = self.keys[0], {}
+
+        def read():
+            self._send_entries()
+            for jar in self.r.smembers(f"{p}ckj"):
+                jars[jar] = [json.loads(v) for v in self.r.hvals(f"{p}ck:{jar}")]
+            self.answers += 1
+
+        if not self._reachable(read):
+            return None  # read again once Redis answers (the version still differs)
         self.jars_version = self.cookie_version
-        p = self.keys[0]
-        return {jar: [json.loads(v) for v in self.r.hvals(f"{p}ck:{jar}")]
-                for jar in self.r.smembers(f"{p}ckj")}
+        return jars
 
     # -- durability -----------------------------------------------------------------------
     def keep(self, key, value):
