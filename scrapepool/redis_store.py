@@ -201,6 +201,18 @@ local function open_ids(items)
   return ids
 end
 
+-- A machine spoke (a JOIN or a HEARTBEAT). If nobody had for half a session timeout (at least
+-- 1.5 s: a lone machine heartbeats every 1 s), Redis itself, or the way to it, was silent, not
+-- the machines: their heartbeats are all old, so none is reaped before a whole timeout more.
+-- JOIN counts, so that a Redis frozen before the first heartbeat is noticed too.
+local function hear(timeout)
+  local heard = tonumber(redis.call('HGET', P .. 'meta', 'heard') or '0')
+  redis.call('HSET', P .. 'meta', 'heard', NOW)
+  if heard > 0 and NOW - heard > math.max(timeout / 2, 1500) then
+    redis.call('HSET', P .. 'meta', 'quiet', NOW + timeout)
+  end
+end
+
 -- Put everything a session holds back in its hosts' queues, ahead of newer requests.
 -- ``count`` (its machine died): a request open alone is to blame (``att``, the poison
 -- count); requests open together are suspects (``sus``), each leased alone from now on,
@@ -283,6 +295,7 @@ if redis.call('EXISTS', meta) == 0 then
 elseif redis.call('HGET', meta, 'identity') ~= identity then
   return {'identity', redis.call('HGET', meta, 'identity')}
 end
+hear(timeout)
 local ep = redis.call('HGET', P .. 'sess', machine)
 if ep and redis.call('HGET', P .. 'jn', machine) == nonce .. '|' .. ep then
   return {'ok', ep, redis.call('HGET', meta, 'state'), redis.call('HGET', P .. 'out', machine) or ''}
@@ -422,16 +435,20 @@ return {status(), jobs}
 #:   {t='q', i=id}                                 given back (Ctrl-C, leaving)
 #:   {t='R', i=id, s=, x=text or false, d=delay_ms}  robots.txt arrived
 #:   {t='L', i=id}                                 the robots.txt fetch was lost: ask again
-#: Returns {status, stale}: entries whose request this session no longer holds are skipped.
+#: Returns {status, stale, refused}: entries whose request this session no longer holds
+#: are skipped, children and all (``refused``: their ids), and counted in ``stale`` with
+#: repeats of outcomes already taken.
 OUTCOME = r"""
 if lost() then return {'lost'} end
 local session = ARGV[1]
 local stale = 0
+local refused = {}
 for _, e in ipairs(cjson.decode(ARGV[2])) do
   local id = tostring(e.i)
   local flags = owner(id, session)
   if flags == nil then
     stale = stale + 1
+    refused[#refused + 1] = id
   else
     local held = redis.call('HGET', P .. 'm:' .. session, id)
     local h, rest = string.match(held, '^(%S+) (.*)$')
@@ -502,7 +519,7 @@ for _, e in ipairs(cjson.decode(ARGV[2])) do
     end
   end
 end
-return {status(), stale}
+return {status(), stale, refused}
 """
 
 #: All or nothing. ARGV: machine, offset, records, path, seq, ids... Every id must be
@@ -539,13 +556,7 @@ local session, timeout = ARGV[1], tonumber(ARGV[2])
 local machine, ep = string.match(session, '^(.*)#(%d+)$')
 if redis.call('HGET', P .. 'sess', machine) ~= ep then return {0, status(), 0} end
 redis.call('ZADD', P .. 'hb', NOW, session)
--- Nobody heard for half a session timeout: Redis itself (or the way to it) was silent, not
--- the machines; their heartbeats are all old, so none is reaped before a whole timeout more.
-local heard = tonumber(redis.call('HGET', P .. 'meta', 'heard') or '0')
-redis.call('HSET', P .. 'meta', 'heard', NOW)
-if heard > 0 and NOW - heard > timeout / 2 then
-  redis.call('HSET', P .. 'meta', 'quiet', NOW + timeout)
-end
+hear(timeout)
 local reaped = 0
 if ARGV[3] == '1' and NOW >= tonumber(redis.call('HGET', P .. 'meta', 'quiet') or '0') then
   for _, s in ipairs(redis.call('ZRANGEBYSCORE', P .. 'hb', '-inf', NOW - timeout)) do

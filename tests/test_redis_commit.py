@@ -22,8 +22,9 @@ from tests.redis_server import new_crawl_id, redis_server  # noqa: F401
 pytestmark = pytest.mark.timeout(60)
 
 
-def joined_frontier(tmp_path, url, crawl_id, machine="m0"):
-    settings = Settings(frontier=url, crawl_id=crawl_id, machine_id=machine, workers=1, robots=False)
+def joined_frontier(tmp_path, url, crawl_id, machine="m0", **settings):
+    settings = Settings(frontier=url, crawl_id=crawl_id, machine_id=machine, workers=1, robots=False,
+                        **settings)
     db = JobDB(str(tmp_path / f"job-{machine}"), True)
     frontier = RedisFrontier(connect(url), db, settings, DomainFilter(()), machine,
                              identity_of(settings, None, ["http://127.0.0.1:9/"], ()))

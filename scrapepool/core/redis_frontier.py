@@ -228,14 +228,12 @@ class RedisFrontier:
         if s.max_depth is not None and depth > s.max_depth:
             return None
         if not dont_filter:
-            # Seen is for ever: a link this machine sent at this depth or less needs no trip
-            # to Redis (S1: 27 links a page, nearly all seen before).
+            # Seen is for ever: a link Redis took from this machine at this depth or less
+            # needs no trip to Redis (S1: 27 links a page, nearly all seen before). Only
+            # links Redis took count (see _taken): an outcome it refused sent nothing.
             sent = self.sent.get(fp)
             if sent is not None and sent <= depth:
                 return None
-            if len(self.sent) >= SENT_CACHE:
-                self.sent.clear()
-            self.sent[fp] = depth
         if not self.domains.allows(url):
             return None
         entry = _Entry(callback, errback, meta, depth, dont_filter)
@@ -463,10 +461,23 @@ class RedisFrontier:
             self.outage = None
         return True
 
+    def _taken(self, children):
+        """Redis took these children (admitted, or seen before): remember them as sent."""
+        sent = self.sent
+        if len(sent) >= SENT_CACHE:
+            sent.clear()
+        for c in children:
+            if c[0]:
+                fp, depth = int(c[0]), c[5]
+                if sent.get(fp, depth + 1) > depth:
+                    sent[fp] = depth
+
     def _flush(self):
         while self.children:
-            self._call("admit", [json.dumps(self.children[:1000])])
+            batch = self.children[:1000]
+            self._call("admit", [json.dumps(batch)])
             del self.children[:1000]
+            self._taken(batch)
         self._send_entries()
         now = time.monotonic()
         if self.session is not None and now - self._beat_at >= HEARTBEAT_EVERY:
@@ -491,11 +502,15 @@ class RedisFrontier:
             return
         entries, self.entries = self.entries, []
         try:
-            status, stale = self._call("outcome", [self.session, json.dumps(entries)])
+            status, stale, refused = self._call("outcome", [self.session, json.dumps(entries)])
         except Exception:
             self.entries[:0] = entries  # sent again later: the script takes each once
             raise
         self._status(status)
+        refused = set(refused)
+        for entry in entries:
+            if "c" in entry and str(entry["i"]) not in refused:
+                self._taken(entry["c"])
         if stale:
             logger.info("%d outcomes were not taken: sent again after a lost reply, or their requests "
                         "went to other machines while this one was silent", stale)
