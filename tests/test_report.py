@@ -20,7 +20,7 @@ from scrapepool.core.crawllog import MAX_POINTS, CrawlLog
 from scrapepool.core.stats import Stats
 from scrapepool.report import rates, render
 from scrapepool.settings import Settings
-from scrapepool.testing.testserver import Page, SiteServer
+from scrapepool.testing.testserver import Page
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-token-value"
@@ -65,23 +65,9 @@ def table_rows(text, heading):
     return rows
 
 
-@pytest.fixture
-def served():
-    servers = []
-
-    def start(pages):
-        server = SiteServer(pages).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
 @pytest.mark.timeout(90)
-def test_the_report_shows_the_numbers_of_the_crawl(tmp_path, served):
-    server = served(site())
+def test_the_report_shows_the_numbers_of_the_crawl(tmp_path, site_server):
+    server = site_server(site())
     (tmp_path / "seeds.txt").write_text(server.url + "/\n")
     proc = run_cli(tmp_path, "crawl", "seeds.txt", "-o", "out.jsonl", "--no-robots", "-w", "2",
                    "--stats", "stats.json", "--report", "crawl.html", "-q",
@@ -114,8 +100,8 @@ def test_the_report_shows_the_numbers_of_the_crawl(tmp_path, served):
 
 
 @pytest.mark.timeout(120)
-def test_a_report_after_ctrl_c_and_from_the_job_dir_of_a_resumed_crawl(tmp_path, served):
-    server = served(site(40, delay=0.1))
+def test_a_report_after_ctrl_c_and_from_the_job_dir_of_a_resumed_crawl(tmp_path, site_server):
+    server = site_server(site(40, delay=0.1))
     (tmp_path / "seeds.txt").write_text(server.url + "/\n")
     args = [sys.executable, "-m", "scrapepool", "crawl", "seeds.txt", "-o", "out.jsonl", "--no-robots",
             "-w", "1", "-c", "1", "--job-dir", "job", "--report", "first.html", "-q"]
@@ -192,8 +178,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.mark.timeout(120)
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on PATH (apt-get install -y chromium; .ci/run does it)")
-def test_a_real_browser_opens_the_report_without_a_console_error(tmp_path, served):
-    server = served(site())
+def test_a_real_browser_opens_the_report_without_a_console_error(tmp_path, site_server):
+    server = site_server(site())
     (tmp_path / "seeds.txt").write_text(server.url + "/\n")
     proc = run_cli(tmp_path, "crawl", "seeds.txt", "-o", "out.jsonl", "--no-robots", "--report", "crawl.html", "-q")
     assert proc.returncode == 0, proc.stderr
