@@ -70,6 +70,7 @@ from torture import make_site
 
 from scrapepool.redis_store import crawl_prefix
 from scrapepool.testing.testserver import Page, SiteServer
+from tests.process_groups import kill_process_group
 from tests.redis_server import RedisServer
 
 BUSY = "in use by a live machine"
@@ -171,24 +172,7 @@ class Machine:
     def cleanup(self):
         """SIGKILL whatever is left of every run's process group (only processes it started)."""
         for run in self.runs:
-            proc = run["proc"]
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    pass
-            # A killed leader leaves its fetchers and writer behind, reparented: find them by
-            # their group, born after the leader (a recycled group id is someone else's).
-            for p in psutil.process_iter(["pid", "create_time"]):
-                try:
-                    if os.getpgid(p.pid) == proc.pid and p.info["create_time"] >= run["created"] - 0.01:
-                        p.kill()
-                except (ProcessLookupError, psutil.Error, OSError):
-                    pass
+            kill_process_group(run["proc"], run["created"])
 
 
 class Frontier:

@@ -31,6 +31,7 @@ import pytest
 
 from scrapepool.settings import POISON_LIMIT
 from scrapepool.testing.testserver import Page, SiteServer
+from tests.process_groups import kill_process_group
 from tests.real_world_sites import LoginSite
 from tests.redis_server import (RedisServer, free_port, new_crawl_id, redis_server,  # noqa: F401
                                 requires_redis, start_redis)
@@ -209,24 +210,7 @@ class Machine:
     def cleanup(self):
         """SIGKILL whatever is left of every run's process group (only processes started by it)."""
         for proc, created in self.runs:
-            pgid = proc.pid
-            if proc.poll() is None:
-                try:
-                    os.killpg(pgid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    pass
-            # A killed leader leaves its fetchers and writer behind, reparented: find them by
-            # their group, born after the leader (a recycled group id is someone else's).
-            for p in psutil.process_iter(["pid", "create_time"]):
-                try:
-                    if os.getpgid(p.pid) == pgid and p.info["create_time"] >= created - 0.01:
-                        p.kill()
-                except (ProcessLookupError, psutil.Error, OSError):
-                    pass
+            kill_process_group(proc, created)
 
 
 @pytest.fixture
