@@ -15,17 +15,28 @@ __all__ = ["crawl", "build_settings", "check_settings_output"]
 logger = logging.getLogger("scrapepool")
 
 
-def build_settings(spider_cls, overrides):
-    """Settings from the defaults, then ``Spider.custom_settings``, then ``overrides`` (which win)."""
+def build_settings(spider_cls, overrides, project=None, sets=None):
+    """Settings from, lowest first: the defaults, the project file (``project``),
+    ``Spider.custom_settings``, ``--set`` (``sets``), then ``overrides`` (which win).
+
+    Scrapy's order (``SETTINGS_PRIORITIES``: default < project < spider < cmdline), with
+    the command line's explicit options after its ``--set``, as Scrapy sets ``-o`` or
+    ``--logfile`` after ``-s`` at the same priority, the later winning. ``project`` and
+    ``sets`` are {field: value} from :mod:`scrapepool.project`, where None is a value (no
+    limit); in ``overrides`` None is "not given", as argparse leaves an option.
+    """
+    from .project import from_spider
+
     known = Settings.names()
     merged = {}
-    for source, what in ((getattr(spider_cls, "custom_settings", None) or {}, "custom_settings"),
-                         (overrides, "option")):
-        for key, value in source.items():
-            if key not in known:
-                raise UsageError(f"unknown {what} {key!r}")
-            if value is not None:
-                merged[key] = value
+    merged.update(project or {})
+    merged.update(from_spider(getattr(spider_cls, "custom_settings", None)))
+    merged.update(sets or {})
+    for key, value in overrides.items():
+        if key not in known:
+            raise UsageError(f"unknown option {key!r}")
+        if value is not None:
+            merged[key] = value
     return Settings(**merged)
 
 
@@ -46,15 +57,21 @@ def check_settings_output(settings):
         logger.info("appending to %s, which is already there (-O overwrites it)", path)
 
 
-def crawl(spider=None, seeds=(), output="crawl.jsonl", overwrite=None, **settings):
+def crawl(spider=None, seeds=(), output=None, overwrite=None, project=True, **settings):
     """Run a crawl to its end and return its stats (a dict).
 
     :param spider: a Spider subclass, a ``mod:Class`` / ``file.py:Class``
         reference, or None for the built-in site spider.
     :param seeds: start URLs, added to the spider's ``start_urls``.
-    :param output: ``.jsonl``, ``.json``, ``.csv``, ``.sqlite``/``.db``, or ``-`` for stdout.
+    :param output: ``.jsonl``, ``.json``, ``.csv``, ``.sqlite``/``.db``, or ``-`` for stdout
+        (None: the spider's ``custom_settings``, the project file's, or ``crawl.jsonl``).
     :param overwrite: True replaces an ``output`` file that is there; False (the default,
         as the CLI's ``-o`` and Scrapy's) appends to it. It sets ``overwrite_output``.
+    :param project: True (the default): the settings of the project file, as the
+        ``scrapepool crawl`` command reads them (the nearest ``scrapepool.toml``, or
+        ``pyproject.toml`` with ``[tool.scrapepool]``, from the current directory up);
+        False: none; or the path of such a file. They come under the spider's
+        ``custom_settings`` and under ``settings``.
     :param settings: any field of :class:`~scrapepool.Settings` (``workers``,
         ``concurrency``, ``max_pages``, ``job_dir``, ``fields``, ...).
 
@@ -64,11 +81,13 @@ def crawl(spider=None, seeds=(), output="crawl.jsonl", overwrite=None, **setting
         >>> stats = scrapepool.crawl(seeds=["http://127.0.0.1:8000/"], output="out.jsonl",
         ...                          max_pages=100)  # doctest: +SKIP
     """
+    from .project import load_project
+
     spider_cls = load_spider(spider)
     settings["output"] = output
     if overwrite is not None:
         settings["overwrite_output"] = overwrite
-    config = build_settings(spider_cls, settings)
+    config = build_settings(spider_cls, settings, project=load_project(project))
     check_settings_output(config)
     # The engine in a `with`, as requests wraps its Session: whatever happens, every
     # child process is stopped before we return.

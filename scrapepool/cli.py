@@ -45,6 +45,10 @@ def _add_crawl_options(p):
                                          "(default: the built-in site spider)")
     p.add_argument("-a", dest="spider_args", action="append", default=[], metavar="NAME=VALUE",
                    help="spider argument, set as an attribute of the spider (repeatable)")
+    p.add_argument("--set", dest="set_options", action="append", default=[], metavar="NAME=VALUE",
+                   help="any setting, by its name in Settings (max_pages=100) or Scrapy's "
+                        "(DOWNLOAD_DELAY=0.5); over the spider's custom_settings and the project "
+                        "file, under the options above and below (repeatable)")
     p.add_argument("-w", "--workers", type=int, help="fetcher processes (default: CPU count)")
     p.add_argument("-c", "--concurrency", type=int, help="requests in flight per fetcher (default: 16)")
     p.add_argument("--max-depth", type=int, help="follow links at most this deep (seeds are 0)")
@@ -213,15 +217,31 @@ def _options(args):
     return opts
 
 
-def run_crawl(spider_ref, seeds, opts, quiet=False):
-    """Run one crawl with progress and summary; returns the exit status."""
+def _set_options(args, opts):
+    """``--set`` as {field: value}; one an explicit option also gives is said and dropped."""
+    from .project import parse_set
+
+    sets = parse_set(getattr(args, "set_options", None))
+    for name in [n for n in sets if opts.get(n) is not None]:
+        if sets[name] != opts[name]:
+            logger.warning("--set %s: an explicit option gives %s=%r, which wins", name, name, opts[name])
+        del sets[name]
+    return sets
+
+
+def run_crawl(spider_ref, seeds, opts, quiet=False, project=None, sets=None):
+    """Run one crawl with progress and summary; returns the exit status.
+
+    ``project`` and ``sets``: the project file's settings and ``--set``'s, as
+    ``api.build_settings`` takes them (the demo passes neither).
+    """
     from .api import build_settings, check_settings_output
     from .core.engine import Engine
     from .core.progress import Progress
     from .spiders.loading import load_spider
 
     spider_cls = load_spider(spider_ref)
-    settings = build_settings(spider_cls, opts)
+    settings = build_settings(spider_cls, opts, project=project, sets=sets)
     check_settings_output(settings)
     progress = Progress(enabled=settings.progress)
     with Engine(spider_ref, seeds, settings, on_progress=progress.update) as engine:
@@ -375,9 +395,13 @@ def _main(argv=None):
             from .demo.run import run_demo
 
             return run_demo(args, run_crawl)
+        from .project import load_project
+
         opts = _options(args)
+        sets = _set_options(args, opts)
+        project = load_project()
         seeds = read_seeds(args.seeds) if args.seeds else []
-        return run_crawl(args.spider, seeds, opts, quiet=args.quiet)
+        return run_crawl(args.spider, seeds, opts, quiet=args.quiet, project=project, sets=sets)
     except UsageError as exc:
         sys.stderr.write(f"scrapepool: error: {exc}\n")
         return 2
