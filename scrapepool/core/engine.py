@@ -732,6 +732,16 @@ class Engine:
             self.stats.finish_reason = "incomplete"
         else:
             self.stats.finish_reason = "finished"
+        # Spider.closed(reason), once per crawl, here where Scrapy's spider_closed fires: the
+        # coordinator's spider (fetchers' spiders never get it). Before the stats are final,
+        # so an exception counts as one spider error.
+        try:
+            closed = getattr(self.spider, "closed", None)
+            if callable(closed):
+                closed(self.stats.finish_reason)
+        except BaseException as exc:  # noqa: B036 - sys.exit() in spider code too
+            logger.warning("spider error in closed(): %s: %s", type(exc).__name__, exc)
+            self.stats.spider_errors += 1
         db = self.job.db
         self.stats.robots_refused = self.frontier.robots_refused
         self.stats.requests = self.frontier.admitted

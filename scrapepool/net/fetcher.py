@@ -28,7 +28,7 @@ import types
 from .. import _messages as m
 from .._exit import hard_exit
 from ..exceptions import CloseSpider, PageTooLarge
-from ..spiders.http import Request, Response, _callback_name
+from ..spiders.http import CB_KWARGS_KEY, Request, Response, _callback_name, split_cb_kwargs
 from ..spiders.loading import load_spider
 from ..spiders.pipelines import PipelineRunner
 from ..spiders.records import RecordError, is_record, to_plain
@@ -188,8 +188,10 @@ class Fetcher:
         error = f"internal error: {_describe(exc)}"
         info = {"records": 0}
         if job.kind == m.PAGE:
+            meta, cb_kwargs = split_cb_kwargs(job.meta)
             failure = {"url": job.origin or job.url, "final_url": job.url, "status": None,
-                       "error": error, "kind": "internal", "depth": job.depth, "meta": job.meta}
+                       "error": error, "kind": "internal", "depth": job.depth, "meta": meta,
+                       "cb_kwargs": cb_kwargs}
             records, errors = [], []
             try:
                 rec = self.spider.error_record(failure)
@@ -229,7 +231,9 @@ class Fetcher:
             self.send_event(m.Outcome(job.req_id, result.status, result.error, result.kind, [], info))
             return
         error, kind = result.error, result.kind
-        location = result.headers.get("Location") if result.status in REDIRECT_STATUSES else None
+        location = None
+        if result.status in REDIRECT_STATUSES and not _redirect_handled(self.spider, job.meta, result.status):
+            location = result.headers.get("Location")
         if error is None and location:
             visited = {canonical(u) for u in (job.origin or job.url, *job.hops)}
             target, kind, error = redirect_target(job.url, location, visited, len(job.hops),
@@ -241,7 +245,7 @@ class Fetcher:
                 return
         records, children = [], []
         spider_errors = []
-        if error is None and not (200 <= result.status < 300):
+        if error is None and not _status_handled(self.spider, job.meta, result.status):
             error, kind = f"HTTP {result.status}", f"http_{result.status}"
         with self.cpu_lock:
             # The one request this process is running spider code for: if the process
@@ -292,22 +296,25 @@ class Fetcher:
 
     def _run_spider(self, job, result, error, kind, records, children, spider_errors, info):
         origin = job.origin or job.url
+        meta, cb_kwargs = split_cb_kwargs(job.meta)
         if error is None:
-            meta = job.meta
             if job.hops:  # as Scrapy's RedirectMiddleware tells the callback
                 meta = {**meta, "redirect_urls": [origin, *job.hops[:-1]]}
             response = Response(result.final_url, result.status, result.headers, result.body,
                                 max_elements=self.settings.max_elements,
-                                request_url=origin, meta=meta, depth=job.depth, spider=self.spider)
+                                request_url=origin, meta=meta, depth=job.depth, spider=self.spider,
+                                cb_kwargs=cb_kwargs)
             callback = getattr(self.spider, job.callback or "parse")
             try:
-                self.run_callback(callback, (response,), job, records, children, spider_errors)
+                self.run_callback(callback, (response,), job, records, children, spider_errors,
+                                  cb_kwargs)
             finally:
                 if response.invalid_links:  # malformed links the extractors skipped
                     info["invalid_links"] = response.invalid_links
         else:
             failure = {"url": origin, "final_url": result.final_url, "status": result.status,
-                       "error": error, "kind": kind, "depth": job.depth, "meta": job.meta}
+                       "error": error, "kind": kind, "depth": job.depth, "meta": meta,
+                       "cb_kwargs": cb_kwargs}
             if job.errback:
                 self.run_callback(getattr(self.spider, job.errback), (failure,), job, records, children,
                                   spider_errors)
@@ -331,11 +338,14 @@ class Fetcher:
         except RecordError as exc:
             spider_errors.append(f"record dropped: {exc}")
 
-    def run_callback(self, callback, args, job, records, children, spider_errors):
-        """Run a spider callback, keeping what it yielded before any exception (as Scrapy does)."""
+    def run_callback(self, callback, args, job, records, children, spider_errors, kwargs=None):
+        """Run a spider callback, keeping what it yielded before any exception (as Scrapy does).
+
+        ``kwargs``: the request's ``cb_kwargs`` (a callback whose signature does not take
+        them raises TypeError: one spider error, as in Scrapy)."""
         seen = set()
         try:
-            out = callback(*args)
+            out = callback(*args, **kwargs) if kwargs else callback(*args)
             if out is None:
                 return
             # A single record returned: is_record only for what is neither a generator nor a
@@ -394,9 +404,13 @@ class Fetcher:
             self.sent[fp] = (depth, job.req_id)
         callback = _callback_name(self.spider, req.callback)
         errback = _callback_name(self.spider, req.errback, "errback") if req.errback else None
-        if req.meta:
-            _check_json(req.meta)
-        return m.Child(fp, url, req.method, req.headers, req.body, callback, req.meta or None,
+        meta = req.meta
+        if meta:
+            # cb_kwargs travel in meta (spiders/http.py); an empty entry is not sent.
+            if CB_KWARGS_KEY in meta and not meta[CB_KWARGS_KEY]:
+                meta = {k: v for k, v in meta.items() if k != CB_KWARGS_KEY}
+            _check_json(meta)
+        return m.Child(fp, url, req.method, req.headers, req.body, callback, meta or None,
                        req.priority, req.dont_filter, errback)
 
 
@@ -419,6 +433,34 @@ def _profiled(name):
     finally:
         prof.disable()
         prof.dump_stats(os.path.join(folder, f"{name}.prof"))
+
+
+def _status_handled(spider, meta, status):
+    """Whether a response of ``status`` goes to the callback, as Scrapy's HttpErrorMiddleware
+    decides (tests/test_spidermiddleware_httperror.py): 2xx always; then
+    ``meta["handle_httpstatus_all"]``; then ``meta["handle_httpstatus_list"]``, which overrides
+    the spider's attributes; then the spider's ``handle_httpstatus_all`` (Scrapy's
+    HTTPERROR_ALLOW_ALL setting) and its ``handle_httpstatus_list``. Others go to the errback
+    or the error record."""
+    if 200 <= status < 300:
+        return True
+    if meta.get("handle_httpstatus_all", False):
+        return True
+    if "handle_httpstatus_list" in meta:
+        return status in (meta["handle_httpstatus_list"] or ())
+    if getattr(spider, "handle_httpstatus_all", False):
+        return True
+    return status in (getattr(spider, "handle_httpstatus_list", None) or ())
+
+
+def _redirect_handled(spider, meta, status):
+    """Whether a redirect response goes to the callback instead of being followed, as Scrapy's
+    RedirectMiddleware decides (test_spider_handling, test_request_meta_handling in
+    tests/test_downloadermiddleware_redirect.py): its status in the spider's or the request's
+    ``handle_httpstatus_list``, or ``meta["handle_httpstatus_all"]``."""
+    return (status in (getattr(spider, "handle_httpstatus_list", None) or ())
+            or status in (meta.get("handle_httpstatus_list") or ())
+            or bool(meta.get("handle_httpstatus_all", False)))
 
 
 def _check_json(meta):

@@ -19,6 +19,11 @@ __all__ = ["Request", "Response"]
 
 logger = logging.getLogger("scrapepool.links")
 
+#: The ``meta`` key that carries a Request's ``cb_kwargs``: meta already travels as JSON to
+#: the fetchers, the job directory and Redis, so ``cb_kwargs`` survive a resume with it. The
+#: fetcher takes the key out again: ``response.meta`` and ``failure["meta"]`` never show it.
+CB_KWARGS_KEY = "_cb_kwargs"
+
 #: Content types that are parsed as HTML.
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -57,6 +62,9 @@ class Request:
     :param dont_filter: request it even if the same request was seen before.
     :param errback: a method (or its name) called with a failure dict when the request fails.
     :param cookies: a dict of cookies to send with this request (kept in its jar afterwards).
+    :param cb_kwargs: keyword arguments for the callback, as in Scrapy: ``callback(response,
+        **cb_kwargs)``, also ``response.cb_kwargs``. JSON-serialisable, as ``meta``: they
+        travel in it (under :data:`CB_KWARGS_KEY`), so they survive a resume.
 
     A ``user:password@`` in ``url`` becomes a Basic ``Authorization`` header (unless
     ``headers`` has one) and leaves the URL, as requests sends it: so no record or log
@@ -67,8 +75,14 @@ class Request:
     __slots__ = ("url", "callback", "method", "headers", "body", "meta", "priority",
                  "dont_filter", "errback")
 
+    #: As Scrapy's ``Request.attributes``: the public attributes that are also keyword
+    #: parameters of ``__init__``; :meth:`replace` carries them over. (Cookies are not one:
+    #: they are in the ``Cookie`` header, which ``headers`` carries.)
+    attributes = ("url", "callback", "method", "headers", "body", "meta", "priority",
+                  "dont_filter", "errback", "cb_kwargs")
+
     def __init__(self, url, callback=None, method="GET", headers=None, body=None, meta=None,
-                 priority=0, dont_filter=False, errback=None, cookies=None):
+                 priority=0, dont_filter=False, errback=None, cookies=None, cb_kwargs=None):
         if not isinstance(url, str):
             raise TypeError(f"Request url must be str, not {type(url).__name__}")
         self.headers = dict(headers) if headers else None
@@ -86,12 +100,44 @@ class Request:
             self.headers = {**(self.headers or {}), "Cookie": pairs}
         self.body = body.encode("utf-8") if isinstance(body, str) else body
         self.meta = dict(meta) if meta else {}
+        # Another request's meta passed on does not bring its cb_kwargs along (as in Scrapy).
+        self.meta.pop(CB_KWARGS_KEY, None)
+        if cb_kwargs:
+            self.meta[CB_KWARGS_KEY] = dict(cb_kwargs)
         self.priority = int(priority)
         self.dont_filter = bool(dont_filter)
         self.errback = errback
 
+    @property
+    def cb_kwargs(self):
+        """The callback's keyword arguments: a dict that may be changed in place, as in Scrapy."""
+        return self.meta.setdefault(CB_KWARGS_KEY, {})
+
+    def replace(self, *args, cls=None, **changes):
+        """A new request with the same attributes but for those given, as Scrapy's
+        ``Request.replace``: of the same class (or ``cls``), with ``meta``, ``headers`` and
+        ``cb_kwargs`` copied (shallow), not shared."""
+        for name in self.attributes:
+            if name == "cb_kwargs":  # read without adding an empty entry to self.meta
+                changes.setdefault(name, self.meta.get(CB_KWARGS_KEY))
+            else:
+                changes.setdefault(name, getattr(self, name))
+        return (cls or type(self))(*args, **changes)
+
+    def copy(self):
+        """``replace()`` with no change: an equal request whose dicts are its own."""
+        return self.replace()
+
     def __repr__(self):
         return f"<Request {self.method} {self.url}>"
+
+
+def split_cb_kwargs(meta):
+    """``(meta without the cb_kwargs entry, cb_kwargs)`` of a job's meta: what the callback sees."""
+    if not meta or CB_KWARGS_KEY not in meta:
+        return (meta if meta is not None else {}), {}
+    meta = dict(meta)
+    return meta, meta.pop(CB_KWARGS_KEY) or {}
 
 
 def _callback_name(spider, cb, what="callback"):
@@ -124,7 +170,7 @@ class Response:
     """
 
     def __init__(self, url, status, headers, body, request_url=None, meta=None, depth=0,
-                 spider=None, max_elements=None):
+                 spider=None, max_elements=None, cb_kwargs=None):
         #: The final URL, after redirects.
         self.url = url
         #: The URL that was requested.
@@ -134,6 +180,8 @@ class Response:
         self.headers = headers if headers is not None else {}
         self.body = body
         self.meta = meta if meta is not None else {}
+        #: The request's ``cb_kwargs`` (also passed to the callback), as Scrapy's ``response.cb_kwargs``.
+        self.cb_kwargs = cb_kwargs if cb_kwargs is not None else {}
         self.depth = depth
         self._spider = spider
         self._text = None

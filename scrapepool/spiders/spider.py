@@ -1,8 +1,23 @@
 """The Spider base class (loading one from a reference: :mod:`.loading`)."""
 
+import logging
+from collections.abc import MutableMapping
+
 from .http import Request
 
-__all__ = ["Spider"]
+__all__ = ["Spider", "SpiderLoggerAdapter"]
+
+
+class SpiderLoggerAdapter(logging.LoggerAdapter):
+    """Scrapy's ``SpiderLoggerAdapter``: the spider's ``extra`` added to a call's own ``extra``
+    (the spider's keys win), not put in its place as ``logging.LoggerAdapter`` does before 3.13."""
+
+    def process(self, msg, kwargs):
+        if isinstance(kwargs.get("extra"), MutableMapping):
+            kwargs["extra"].update(self.extra)
+        else:
+            kwargs["extra"] = self.extra
+        return msg, kwargs
 
 
 class Spider:
@@ -32,6 +47,12 @@ class Spider:
         if not getattr(self, "name", None):
             self.name = type(self).__name__
 
+    @property
+    def logger(self):
+        """A logger named after the spider, as Scrapy's ``Spider.logger``: its records
+        carry the spider as ``record.spider``."""
+        return SpiderLoggerAdapter(logging.getLogger(self.name), {"spider": self})
+
     def start_requests(self):
         """The first requests; by default one per URL of ``start_urls``."""
         for url in self.start_urls:
@@ -46,6 +67,12 @@ class Spider:
         :param failure: a dict with ``url``, ``final_url``, ``status``, ``error`` and ``depth``.
         """
         return None
+
+    def closed(self, reason):
+        """Called once when the crawl ends, in the coordinator (not in the fetchers), with the
+        stats' ``finish_reason``: "finished", "interrupted", a CloseSpider reason, "incomplete"
+        or "failed". As Scrapy's ``closed``; does nothing by default. An exception here is one
+        spider error."""
 
     def redirect_seen_record(self, redirect):
         """The record for a request whose redirect leads to a URL the crawl has already
