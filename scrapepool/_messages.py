@@ -30,6 +30,7 @@ coordinator <-> writer, one duplex control Pipe:
     -> Stop         read every pipe to its end, flush, exit
     <- Committed    durable in the output
     <- WriteFailed  the output cannot be written: fatal
+    <- OutputClosed the reader of ``-o -`` went away (``| head``): the crawl ends, quietly
 """
 
 from typing import NamedTuple
@@ -92,6 +93,10 @@ class Committed(NamedTuple):
 
 class WriteFailed(NamedTuple):
     text: str
+
+
+class OutputClosed(NamedTuple):
+    pass
 
 
 #: Job kinds.

@@ -20,7 +20,7 @@ import signal
 import sys
 
 from . import __version__
-from .exceptions import OutputError, ScrapepoolError, UsageError
+from .exceptions import OutputClosed, OutputError, ScrapepoolError, UsageError
 
 logger = logging.getLogger("scrapepool")
 
@@ -405,6 +405,8 @@ def _main(argv=None):
     except UsageError as exc:
         sys.stderr.write(f"scrapepool: error: {exc}\n")
         return 2
+    except OutputClosed:
+        return 0  # `-o - | head`: the reader has what it wanted
     except OutputError as exc:
         sys.stderr.write(f"scrapepool: error: {exc}\n")
         return 1

@@ -39,6 +39,12 @@ class CallbackError(ScrapepoolError):
     """A spider yielded a request whose callback is not one of its methods."""
 
 
+class OutputClosed(ScrapepoolError):
+    """The reader of ``-o -`` went away (``scrapepool crawl ... -o - | head``): nothing more
+    can be delivered, so the crawl ends; the command exits 0 without a word, as Unix filters
+    do when the pipe they write to closes."""
+
+
 class WriterDied(ScrapepoolError):
     """The writer process ended without being asked to: the run cannot go on.
 

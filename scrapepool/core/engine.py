@@ -62,7 +62,7 @@ from multiprocessing.connection import wait
 from urllib.parse import urlsplit
 
 from .. import _messages as m
-from ..exceptions import ScrapepoolError, UsageError, WriterDied, describe_exit
+from ..exceptions import OutputClosed, ScrapepoolError, UsageError, WriterDied, describe_exit
 from ..net.cookies import CookieJars, jar_key
 from ..net.downloader import redirect_request
 from ..output.exporters import check_output, cut_output
@@ -463,7 +463,10 @@ class Engine:
         for text in info.get("spider_errors", ()):
             logger.warning("spider error on %s: %s", job.url, text)
         if msg.error is not None:
-            logger.info("%s: %s", job.url, msg.error)
+            # An HTTP error status is counted (stats, report), not told one line each: a
+            # crawl of a big site meets thousands of 404s (-v shows them).
+            (logger.debug if (msg.kind or "").startswith("http_") else logger.info)(
+                "%s: %s", job.url, msg.error)
 
     def _on_redirect(self, job, info, status):
         """Schedule a redirect's next hop: the same request, now for another URL.
@@ -506,6 +509,8 @@ class Engine:
                     self.ledger.committed(msg.req_ids)
                 elif type(msg) is m.WriteFailed:
                     self.fatal = ScrapepoolError(f"cannot write the output: {msg.text}")
+                elif type(msg) is m.OutputClosed:
+                    self.fatal = OutputClosed("the reader of the output went away")
         except (EOFError, OSError):
             pass
 

@@ -189,6 +189,14 @@ def run_writer(control, output, job_folder, durable, fields=(), append=False, sh
     try:
         writer = Writer(control, output, job_folder, durable, fields, append, shared)
         writer.run()
+    except BrokenPipeError:
+        if output != "-":
+            raise
+        try:
+            control.send(m.OutputClosed())
+        except OSError:
+            pass
+        hard_exit(0)
     except Exception as exc:
         try:
             control.send(m.WriteFailed(f"{type(exc).__name__}: {exc}"))
