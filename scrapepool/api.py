@@ -55,6 +55,24 @@ def check_settings_output(settings):
     check_output(path, resume=resume, append=append, fields=settings.fields)
     if append and not resume and path != "-" and os.path.isfile(path) and os.path.getsize(path):
         logger.info("appending to %s, which is already there (-O overwrites it)", path)
+    for option, extra in (("--stats", settings.stats_path), ("--report", settings.report)):
+        if extra:
+            _check_writable(option, extra)
+
+
+def _check_writable(option, path):
+    """A file written at the end (stats, report) must be writable from the start: finding
+    out after an hour of crawling loses it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        why = "it is a folder"
+    elif not os.path.isdir(folder):
+        why = f"folder {folder} does not exist"
+    elif not os.access(path if os.path.exists(path) else folder, os.W_OK):
+        why = "permission denied"
+    else:
+        return
+    raise UsageError(f"{option} {path}: cannot write it: {why}")
 
 
 def crawl(spider=None, seeds=(), output=None, overwrite=None, project=True, **settings):

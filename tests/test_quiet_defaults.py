@@ -62,3 +62,20 @@ def test_an_http_error_is_counted_not_logged_one_line_each(tmp_path, site_server
     assert stats["status"].get("404") == 1 and stats["errors"] == {"http_404": 1}
     told = [line for line in proc.stderr.splitlines() if "/missing" in line and "404" in line]
     assert len(told) == (1 if verbose else 0), proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--stats", "--report"])
+@pytest.mark.parametrize("where", ["missing-folder", "a-folder"])
+def test_a_stats_or_report_path_that_cannot_be_written_fails_before_any_request(tmp_path, site_server,
+                                                                                 option, where):
+    server = site_server(linked_site(3))
+    (tmp_path / "seeds.txt").write_text(server.url + "/\n")
+    (tmp_path / "a-folder").mkdir()
+    path = tmp_path / ("no/such/folder/out.json" if where == "missing-folder" else "a-folder")
+    proc = subprocess.run([sys.executable, "-m", "scrapepool", "crawl", "seeds.txt", "-o", "out.jsonl", "--no-robots",
+                           "-w", "1", option, str(path)], cwd=str(tmp_path), env=_env(), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert server.count("/") == 0, "the crawl began before the error"
