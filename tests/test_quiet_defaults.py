@@ -79,3 +79,17 @@ def test_a_stats_or_report_path_that_cannot_be_written_fails_before_any_request(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and option in lines[0] and "Traceback" not in proc.stderr, proc.stderr
     assert server.count("/") == 0, "the crawl began before the error"
+
+
+def test_a_seed_robots_txt_forbids_is_a_warning_a_link_it_forbids_is_not(tmp_path, site_server):
+    pages = linked_site(4)
+    pages["/robots.txt"] = Page("User-agent: *\nDisallow: /p/1\nDisallow: /private\n", content_type="text/plain")
+    server = site_server(pages)
+    (tmp_path / "seeds.txt").write_text(f"{server.url}/\n{server.url}/private\n")
+    proc = subprocess.run([sys.executable, "-m", "scrapepool", "crawl", "seeds.txt", "-o", "out.jsonl", "-w", "1",
+                           "--stats", "stats.json"], cwd=str(tmp_path), env=_env(), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "stats.json").read_text())["robots_refused"] == 2
+    told = [line for line in proc.stderr.splitlines() if "forbidden by robots.txt" in line]
+    assert len(told) == 1 and "WARNING" in told[0] and told[0].endswith(server.url + "/private"), proc.stderr

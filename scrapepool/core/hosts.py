@@ -165,7 +165,8 @@ class HostGate:
         parser = hs.robots
         if parser is not True and not parser.can_fetch(entry.url, self.settings.user_agent):
             self.robots_refused += 1
-            logger.debug("forbidden by robots.txt: %s", entry.url)
+            # A seed the user asked for is worth a warning; a link found on a page is not.
+            (logger.warning if entry.depth == 0 else logger.debug)("forbidden by robots.txt: %s", entry.url)
             if entry.hop is not None:
                 # A redirect into a forbidden URL: the request was made, its record says why
                 # it ends here (the engine writes it and records the outcome).

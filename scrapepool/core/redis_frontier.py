@@ -336,7 +336,7 @@ class RedisFrontier:
         if parser is True or parser.can_fetch(job.url, self.settings.user_agent):
             return True
         self.robots_refused += 1
-        logger.debug("forbidden by robots.txt: %s", job.url)
+        (logger.warning if job.depth == 0 else logger.debug)("forbidden by robots.txt: %s", job.url)
         if job.hops:
             self.refused_hops.append(job)  # the engine ends it with an error record
         else:
