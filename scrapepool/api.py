@@ -1,7 +1,10 @@
 """``scrapepool.crawl()``: run a crawl from Python and get its stats."""
 
+import ast
+import inspect
 import logging
 import os
+import sys
 
 from .core.engine import Engine
 from .exceptions import UsageError
@@ -60,6 +63,44 @@ def check_settings_output(settings):
             _check_writable(option, extra)
 
 
+def _check_main(spider_cls, caller):
+    """What a spawned process cannot do, said before any process starts (it used to end in a
+    40-line multiprocessing traceback and WriterDied): each fetcher imports the caller's
+    ``__main__`` again, so a spider defined in ``python -c``, a notebook or the REPL cannot be
+    found there, and a script that calls crawl() at its top level, unguarded, would start
+    the crawl again in every child."""
+    main = sys.modules.get("__main__")
+    if spider_cls.__module__ == "__main__" and not getattr(main, "__file__", None):
+        raise UsageError(f"spider {spider_cls.__name__} is defined in an interactive session (python -c, a "
+                         "notebook, the REPL), which the fetcher processes cannot import: put it in a file "
+                         "and call crawl() there under `if __name__ == \"__main__\":`, or pass 'file.py:Class'")
+    if caller is None or caller.f_code.co_name != "<module>" or caller.f_globals.get("__name__") != "__main__":
+        return
+    path = caller.f_code.co_filename
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return  # no source to read: give the benefit of the doubt
+    line = caller.f_lineno
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_main_test(node.test) and node.lineno <= line <= node.end_lineno:
+            return
+    raise UsageError(f"crawl() is called at the top level of {os.path.basename(path)} without "
+                     "`if __name__ == \"__main__\":` around it: each fetcher process imports that file "
+                     "again and would start the crawl once more; put the call under that line")
+
+
+def _is_main_test(test):
+    """``__name__ == "__main__"``, either way round."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    values = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and values == ["__main__"]
+
+
 def _check_writable(option, path):
     """A file written at the end (stats, report) must be writable from the start: finding
     out after an hour of crawling loses it."""
@@ -103,6 +144,8 @@ def crawl(spider=None, seeds=(), output=None, overwrite=None, project=True, **se
 
     spider_cls = load_spider(spider)
     settings["output"] = output
+    if settings.get("start_method") != "fork":
+        _check_main(spider_cls, inspect.currentframe().f_back)
     if overwrite is not None:
         settings["overwrite_output"] = overwrite
     config = build_settings(spider_cls, settings, project=load_project(project))
