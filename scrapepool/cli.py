@@ -111,7 +111,8 @@ def make_parser():
     parser.add_argument("--version", action="version", version=f"scrapepool {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     crawl = sub.add_parser("crawl", help="crawl from a seeds file")
-    crawl.add_argument("seeds", nargs="?", help="file with one URL per line (# comments allowed)")
+    crawl.add_argument("seeds", nargs="*", metavar="SEEDS",
+                       help="a file with one URL per line (# comments allowed), or URLs themselves")
     _add_crawl_options(crawl)
     demo = sub.add_parser("demo", help="crawl the bundled demo site with its quotes spider")
     demo.add_argument("-o", "--output", default="quotes.jsonl", help="replaced if there (default: quotes.jsonl)")
@@ -400,7 +401,9 @@ def _main(argv=None):
         opts = _options(args)
         sets = _set_options(args, opts)
         project = load_project()
-        seeds = read_seeds(args.seeds) if args.seeds else []
+        seeds = []
+        for arg in args.seeds:
+            seeds += [arg] if "://" in arg else read_seeds(arg)
         return run_crawl(args.spider, seeds, opts, quiet=args.quiet, project=project, sets=sets)
     except UsageError as exc:
         sys.stderr.write(f"scrapepool: error: {exc}\n")

@@ -146,3 +146,15 @@ class PausesWithCbKwargs(Spider):
 
     def parse_child(self, response, n, tags):
         yield {"path": _path(response.url), "n": n, "tags": tags}
+
+
+class ShapesStartUrls(Spider):
+    """start_requests() over start_urls (the seeds join them): a header and a callback of its own."""
+
+    def start_requests(self):
+        for url in self.start_urls:
+            yield Request(url, headers={"X-Shaped": "yes"}, callback="shaped")
+
+    def shaped(self, response):
+        # The test's pages answer with the X-Shaped header they got as their title.
+        yield {"url": response.url, "via": "shaped", "header": response.soup.title.get_text()}

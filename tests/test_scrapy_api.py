@@ -339,3 +339,28 @@ def test_cb_kwargs_survive_a_resume_from_the_job_dir(site_server, crawl_spider, 
     assert sorted((r["path"], r["n"], r["tags"]) for r in second.records) == [("/a", 1, ["x"]),
                                                                               ("/b", 2, [])]
     assert server.count("/") == 1
+
+
+def test_seeds_become_start_urls_that_an_overridden_start_requests_shapes(tmp_path, site_server):
+    """As in Scrapy, the seeds (here given as URLs on the command line) are the spider's
+    start_urls: its start_requests() adds a header to each, and a callback of its own."""
+    import json as _json
+    import subprocess as _subprocess
+    import sys as _sys
+
+    from scrapepool.testing.testserver import Page as _Page
+    from tests.conftest import _env
+
+    def echo(info):
+        return _Page(f"<html><title>{info.headers.get('X-Shaped', 'no')}</title></html>")
+
+    server = site_server({"/": echo, "/b": echo})
+    proc = _subprocess.run([_sys.executable, "-m", "scrapepool", "crawl", server.url + "/", server.url + "/b",
+                            "-s", "tests.scrapy_api_spiders:ShapesStartUrls", "-o", "out.jsonl", "--no-robots",
+                            "-w", "1"], cwd=str(tmp_path), env=_env(), stdin=_subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    records = sorted((_json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()),
+                     key=lambda r: r["url"])
+    assert [(r["url"], r["via"], r["header"]) for r in records] == [
+        (server.url + "/", "shaped", "yes"), (server.url + "/b", "shaped", "yes")]

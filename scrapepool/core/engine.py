@@ -107,6 +107,20 @@ def default_machine_id(output):
     return f"{socket.gethostname()}-{digest}"
 
 
+class _StartUrls(list):
+    """The spider's ``start_urls`` with the seeds, noting whether ``start_requests()`` read them."""
+
+    read = False
+
+    def __iter__(self):
+        self.read = True
+        return super().__iter__()
+
+    def __getitem__(self, index):
+        self.read = True
+        return super().__getitem__(index)
+
+
 class _StartInterrupted(Exception):
     """A signal arrived while the start requests were read or admitted."""
 
@@ -284,10 +298,19 @@ class Engine:
 
     # -- set-up ----------------------------------------------------------------------------
     def _start_requests(self):
-        """Seeds and the spider's start requests, as Requests, checked."""
-        out = [Request(url) for url in self.seeds]
+        """Seeds and the spider's start requests, as Requests, checked.
+
+        As in Scrapy, the seeds join the spider's ``start_urls``, so that an overridden
+        ``start_requests()`` shapes them (headers, method, meta, callback). A spider whose
+        ``start_requests()`` never reads ``start_urls`` (a SitemapSpider reads
+        ``sitemap_urls``) still gets each seed as a plain request, as before.
+        """
+        spider = self.spider
+        seeds = _StartUrls(dict.fromkeys([*(getattr(spider, "start_urls", None) or ()), *self.seeds]))
+        spider.start_urls = seeds
+        out = []
         try:
-            for i, req in enumerate(self.spider.start_requests() or ()):
+            for i, req in enumerate(spider.start_requests() or ()):
                 if i % 1024 == 0:
                     self._check_start_signal()
                 out.append(Request(req) if isinstance(req, str) else req)
@@ -296,6 +319,8 @@ class Engine:
         except Exception as exc:
             raise UsageError(f"{type(self.spider).__name__}.start_requests failed: "
                              f"{type(exc).__name__}: {exc}") from None
+        if not seeds.read:
+            out[:0] = [Request(url) for url in self.seeds]
         good = []
         for req in out:
             reason = check_seed_url(req.url)
