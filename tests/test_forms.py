@@ -39,10 +39,11 @@ def test_form_request_keeps_a_given_content_type_and_other_headers():
     assert req.body == b"a=1&a=2"
 
 
-def test_form_request_get_appends_to_the_query():
+def test_form_request_get_replaces_the_query():
     req = FormRequest("http://h/search?lang=en#top", {"q": "café"}, method="get")
     assert req.method == "GET" and req.body is None
-    assert req.url == "http://h/search?lang=en&q=caf%C3%A9"
+    assert req.url == "http://h/search?q=caf%C3%A9"  # as a browser's GET form, and Scrapy
+    assert FormRequest("http://h/s?keep=1", {}, method="GET").url == "http://h/s?keep=1"  # no data: as given
     assert FormRequest("http://h/s", {"q": "1"}, method="GET").url == "http://h/s?q=1"
 
 
@@ -124,7 +125,7 @@ def test_clickdata_picks_the_submit_button(clickdata, expected):
 def test_dont_click_and_unknown_button():
     req = FormRequest.from_response(html_response(PAGE), formid="main", dont_click=True)
     assert pairs(req) == MAIN_FIELDS + [("outside", "o")]
-    with pytest.raises(ValueError, match="no submit button"):
+    with pytest.raises(ValueError, match="No clickable element matching clickdata"):
         FormRequest.from_response(html_response(PAGE), formid="main", clickdata={"value": "Nope"})
 
 
@@ -135,9 +136,9 @@ def test_formnumber_and_get_form_replaces_the_query():
     assert FormRequest.from_response(resp, formnumber=1).url == "http://example.com/app/search.aspx?x=1"
     with pytest.raises(ValueError, match="form number 5"):
         FormRequest.from_response(resp, formnumber=5)
-    with pytest.raises(ValueError, match="no <form> matches"):
+    with pytest.raises(ValueError, match="No <form> element found with the CSS selector"):
         FormRequest.from_response(resp, formcss="form#missing")
-    with pytest.raises(ValueError, match="no <form> element"):
+    with pytest.raises(ValueError, match="No <form> element found in"):
         FormRequest.from_response(html_response("<p>no form</p>"))
 
 

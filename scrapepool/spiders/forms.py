@@ -1,12 +1,16 @@
 """HTML forms: :class:`FormRequest`, and filling in a page's form as a browser would.
 
 ``FormRequest(url, formdata)`` POSTs ``formdata`` url-encoded (or, with
-``method="GET"``, puts it in the query string). ``FormRequest.from_response``
+``method="GET"``, makes it the URL's query string, replacing any there, as a
+browser does). Keys and values may be ``str`` (encoded in the request's
+encoding) or ``bytes`` (sent as they are, Scrapy's ``to_bytes``). ``FormRequest.from_response``
 reads a ``<form>`` of a downloaded page and submits it the way a browser
 does: every successful control in tree order (hidden inputs such as CSRF
 tokens and ``__VIEWSTATE`` included; disabled controls, unchecked boxes and
 unclicked buttons left out), ``formdata`` overriding, the clicked submit
-button's ``name=value`` added, the action resolved against the page.
+button's ``name=value`` added, the action resolved against the page. The form
+is chosen by ``formname``, ``formid``, ``formxpath``, ``formcss`` or ``formnumber``,
+the button by ``clickdata`` (or none with ``dont_click=True``), as in Scrapy.
 
 Like Scrapy's ``FormRequest.from_response``, written for BeautifulSoup::
 
@@ -19,6 +23,7 @@ A FormRequest is a plain :class:`~scrapepool.Request` (url, method, headers,
 body bytes, meta): it crosses processes like any other.
 """
 
+import re
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .http import Request
@@ -33,36 +38,53 @@ _BUTTON_TYPES = ("submit", "image", "reset", "button")
 _SUBMITTABLE = ("input", "select", "textarea", "button")
 
 
-def _pairs(formdata):
-    """``formdata`` (a dict or a list of pairs; a value may be a list) as a list of (name, value)."""
+def _items(formdata):
+    """``formdata`` (a dict, or an iterable of (key, value) pairs) as a list of pairs.
+
+    :raises ValueError: for anything else (Scrapy's message).
+    """
     if not formdata:
         return []
-    items = formdata.items() if hasattr(formdata, "items") else formdata
-    out = []
-    for key, value in items:
-        if isinstance(value, (list, tuple)):
-            out.extend((key, v) for v in value)
-        else:
-            out.append((key, value))
-    return [(str(k), "" if v is None else str(v)) for k, v in out]
+    try:
+        if hasattr(formdata, "items"):
+            return list(formdata.items())
+        return [(key, value) for key, value in formdata]
+    except (TypeError, ValueError):
+        raise ValueError("formdata should be a dict or iterable of tuples") from None
+
+
+def _scalar(value):
+    """A key or value as sent: ``bytes`` as they are (Scrapy's ``to_bytes``), anything else as text."""
+    if value is None:
+        return ""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value)
+
+
+def _values(value):
+    return value if isinstance(value, (list, tuple)) else [value]
+
+
+def _pairs(formdata):
+    """``formdata`` (a dict or a list of pairs; a value may be a list) as a list of (name, value)."""
+    return [(_scalar(key), _scalar(v)) for key, value in _items(formdata) for v in _values(value)]
 
 
 def _encode(pairs, encoding="utf-8"):
     """``application/x-www-form-urlencoded`` text of ``pairs``, in ``encoding``.
 
     Characters the page's encoding cannot hold are sent as numeric character
-    references (``&#8364;``), as browsers do.
+    references (``&#8364;``), as browsers do. ``bytes`` keys and values are
+    percent-encoded as they are.
     """
     return urlencode(pairs, encoding=encoding, errors="xmlcharrefreplace")
 
 
-def _with_query(url, query, replace):
-    parts = urlsplit(url)
-    if not replace and parts.query and query:
-        query = parts.query + "&" + query
-    elif not replace and not query:
-        query = parts.query
-    return urlunsplit(parts._replace(query=query, fragment=""))
+def _with_query(url, query):
+    """``url`` with ``query`` as its query string (the one it had is replaced, as a browser's GET
+    form submission and Scrapy's FormRequest do) and no fragment."""
+    return urlunsplit(urlsplit(url)._replace(query=query, fragment=""))
 
 
 def _has_header(headers, name):
@@ -74,9 +96,10 @@ class FormRequest(Request):
 
     :param url: where to submit.
     :param formdata: a dict (or a list of pairs, for repeated names); a value may be a list.
+        Keys and values may be ``str`` or ``bytes`` (sent as they are).
     :param method: ``"POST"`` (the data url-encoded as the body, with
         ``Content-Type: application/x-www-form-urlencoded``) or ``"GET"``
-        (the data appended to the URL's query).
+        (the data replaces the URL's query string).
     :param encoding: the encoding of the data (default UTF-8; ``from_response`` uses the page's).
     :param kwargs: any other :class:`~scrapepool.Request` argument (callback, meta, headers, ...).
     """
@@ -98,32 +121,43 @@ class FormRequest(Request):
                 headers["Content-Type"] = FORM_CONTENT_TYPE
             kwargs["headers"] = headers
         elif pairs or _replace_query:
-            url = _with_query(url, _encode(pairs, encoding), _replace_query)
+            url = _with_query(url, _encode(pairs, encoding))
         super().__init__(url, method=method, **kwargs)
 
     @classmethod
     def from_response(cls, response, formdata=None, formcss=None, formnumber=0, clickdata=None,
-                      formid=None, formname=None, dont_click=False, url=None, method=None, **kwargs):
+                      formid=None, formname=None, dont_click=False, url=None, method=None,
+                      formxpath=None, **kwargs):
         """A request that submits a form of ``response``, as a browser would.
 
         :param response: the :class:`~scrapepool.Response` holding the form.
         :param formdata: fields to set (they replace the page's values of the same
             name); a value of ``None`` removes that field.
         :param formcss: a CSS selector of the form (or of an element inside it).
+        :param formxpath: an XPath expression of the form (or of a node inside it), as in
+            Scrapy; evaluated with lxml on a copy of the page's tree. Give this or
+            ``formcss``, not both.
         :param formnumber: which form when no other choice is given (0: the first).
         :param clickdata: attributes of the submit button to click, e.g.
             ``{"value": "Next"}`` or ``{"name": "go"}``, or ``{"nr": 1}`` for the
             second button; default: the first submit button.
         :param formid: / formname: choose the form by its ``id`` / ``name``.
         :param dont_click: submit without a button's ``name=value``.
-        :param url: / method: override the form's action / method.
+        :param url: / method: override the form's action / method; a relative ``url`` is
+            resolved against the page (its ``<base>`` if it has one).
         :param kwargs: other Request arguments (callback, meta, headers, dont_filter, ...).
-        :raises ValueError: when there is no such form or button.
+        :raises ValueError: when there is no such form or button, or ``formdata`` is
+            neither a dict nor pairs.
+        :raises TypeError: when both ``formxpath`` and ``formcss`` are given.
         """
-        form = _find_form(response, formcss, formnumber, formid, formname)
+        if formxpath is not None and formcss is not None:
+            raise TypeError("FormRequest.from_response takes formxpath or formcss, not both")
+        items = _items(formdata)  # checked before the page is searched
+        form = _find_form(response, formcss, formnumber, formid, formname, formxpath)
         submitter = None if dont_click else _find_submitter(form, clickdata)
+        encoding = _form_encoding(response, form)
         pairs = _form_pairs(response, form, submitter)
-        pairs = _override(pairs, formdata)
+        pairs = _override(pairs, items, encoding)
 
         if method is None:
             method = _attr(submitter, "formmethod") or _attr(form, "method") or "GET"
@@ -137,8 +171,10 @@ class FormRequest(Request):
             action = (action or "").strip()
             # An empty action submits to the page itself (its URL, not its <base>).
             url = response.urljoin(action) if action else response.url
+        else:
+            url = response.urljoin(url)  # Scrapy: urljoin(form.base_url, url)
         url = url.split("#", 1)[0]
-        return cls(url, pairs, method=method, encoding=_form_encoding(response, form),
+        return cls(url, pairs, method=method, encoding=encoding,
                    _replace_query=(method == "GET"), **kwargs)
 
 
@@ -158,11 +194,11 @@ def _attr(tag, name):
     return value
 
 
-def _find_form(response, formcss, formnumber, formid, formname):
+def _find_form(response, formcss, formnumber, formid, formname, formxpath=None):
     soup = response.soup
     forms = soup.find_all("form")
     if not forms:
-        raise ValueError(f"no <form> element found in {response.url}")
+        raise ValueError(f"No <form> element found in {response.url}")
     if formname is not None:
         form = soup.find("form", attrs={"name": formname})
         if form is not None:
@@ -171,14 +207,16 @@ def _find_form(response, formcss, formnumber, formid, formname):
         form = soup.find("form", attrs={"id": formid})
         if form is not None:
             return form
-    if formcss is not None:
-        for el in soup.select(formcss):
+    if formxpath is not None or formcss is not None:
+        found = _xpath_nodes(soup, formxpath) if formxpath is not None else soup.select(formcss)
+        for el in found:
             node = el
             while node is not None and getattr(node, "name", None) != "form":
                 node = node.parent
             if node is not None:
                 return node
-        raise ValueError(f"no <form> matches the CSS selector {formcss!r} in {response.url}")
+        what = f"the XPath {formxpath!r}" if formxpath is not None else f"the CSS selector {formcss!r}"
+        raise ValueError(f"No <form> element found with {what} in {response.url}")
     if formname is not None or formid is not None:
         what = f"name={formname!r}" if formname is not None else f"id={formid!r}"
         raise ValueError(f"no <form> with {what} in {response.url}")
@@ -187,6 +225,75 @@ def _find_form(response, formcss, formnumber, formid, formname):
     except (IndexError, TypeError):
         raise ValueError(f"form number {formnumber} not found in {response.url} "
                          f"({len(forms)} form{'s' if len(forms) != 1 else ''})") from None
+
+
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text):
+    return _XML_INVALID.sub("", text)
+
+
+def _xpath_nodes(soup, xpath):
+    """The soup's tags that ``xpath`` selects, in order (an attribute or text result stands for
+    its element).
+
+    The XPath is evaluated by lxml on a mirror of the soup (its elements, attributes and text),
+    built here, so that every lxml node maps back to the very tag it copies: the form found
+    is the one the soup's other methods work on, whatever the parser made of broken markup.
+    """
+    from bs4 import NavigableString, Tag
+    from bs4.element import PreformattedString
+    from lxml import etree
+
+    tops = [c for c in soup.children if isinstance(c, Tag)]
+    back = {}
+
+    def element(tag, parent=None):
+        try:
+            el = etree.Element(tag.name) if parent is None else etree.SubElement(parent, tag.name)
+        except ValueError:  # a tag name XML cannot hold
+            el = etree.Element("_") if parent is None else etree.SubElement(parent, "_")
+        for name, value in tag.attrs.items():
+            if isinstance(value, list):
+                value = " ".join(value)
+            try:
+                el.set(name, _xml_text(str(value)))
+            except ValueError:  # an attribute name XML cannot hold: left out
+                pass
+        back[el] = tag
+        return el
+
+    if len(tops) == 1:
+        root = element(tops[0])
+        stack = [(tops[0], root)]
+    else:  # no single root element: a stand-in holds them
+        root = etree.Element("html")
+        stack = [(soup, root)]
+    while stack:
+        tag, el = stack.pop()
+        for child in tag.children:
+            if isinstance(child, Tag):
+                stack.append((child, element(child, el)))
+            elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
+                text = _xml_text(str(child))
+                if len(el):
+                    el[-1].tail = (el[-1].tail or "") + text
+                else:
+                    el.text = (el.text or "") + text
+    try:
+        result = etree.ElementTree(root).xpath(xpath)
+    except etree.XPathError as exc:
+        raise ValueError(f"invalid XPath {xpath!r}: {exc}") from None
+    if not isinstance(result, list):
+        return []
+    out = []
+    for node in result:
+        if not isinstance(node, etree._Element) and hasattr(node, "getparent"):
+            node = node.getparent()  # an attribute or a text node: its element
+        if node is not None and node in back:
+            out.append(back[node])
+    return out
 
 
 def _form_controls(form):
@@ -248,13 +355,15 @@ def _find_submitter(form, clickdata):
     buttons = [b for b in _clickables(form) if not _disabled(b)]
     if not clickdata:
         return buttons[0] if buttons else None
+    given = clickdata
     clickdata = dict(clickdata)
     nr = clickdata.pop("nr", None)
     if nr is not None and not clickdata:
         try:
             return buttons[int(nr)]
         except (IndexError, ValueError):
-            raise ValueError(f"no submit button number {nr} in the form ({len(buttons)} buttons)") from None
+            raise ValueError(f"No clickable element matching clickdata: {given!r} (the form has "
+                             f"{len(buttons)} submit button{'s' if len(buttons) != 1 else ''})") from None
 
     def matches(tag):
         for key, want in clickdata.items():
@@ -269,9 +378,11 @@ def _find_submitter(form, clickdata):
     if nr is not None:
         found = found[int(nr):int(nr) + 1]
     if not found:
-        raise ValueError(f"no submit button matches {clickdata!r}")
+        raise ValueError(f"No clickable element matching clickdata: {given!r}")
     if len(found) > 1:
-        raise ValueError(f"several submit buttons match {clickdata!r}: give more attributes or 'nr'")
+        names = [_attr(b, "name") for b in found]
+        raise ValueError(f"Multiple elements found (names {names!r}) matching the criteria in "
+                         f"clickdata: {given!r}; give more attributes or 'nr'")
     return found[0]
 
 
@@ -349,20 +460,22 @@ def _form_pairs(response, form, submitter):
     return pairs
 
 
-def _override(pairs, formdata):
-    """``pairs`` with ``formdata`` applied: a name given there replaces the page's values
-    (in the place of its first one); ``None`` removes the name; new names go last."""
-    if not formdata:
+def _override(pairs, items, encoding="utf-8"):
+    """``pairs`` with ``items`` (formdata's pairs) applied: a name given there replaces the
+    page's values (in the place of its first one); ``None`` removes the name; new names go
+    last. A ``bytes`` key names the field it decodes to (in the form's ``encoding``); a
+    ``bytes`` value is sent as it is."""
+    if not items:
         return pairs
-    items = formdata.items() if hasattr(formdata, "items") else list(formdata)
-    given = {}
+    given, keys = {}, {}
     for key, value in items:
-        key = str(key)
+        key = _scalar(key)
+        text = key.decode(encoding, "replace") if isinstance(key, bytes) else key
+        keys.setdefault(text, key)
         if value is None:
-            given[key] = None
+            given[text] = None
         else:
-            values = value if isinstance(value, (list, tuple)) else [value]
-            given[key] = (given.get(key) or []) + ["" if v is None else str(v) for v in values]
+            given[text] = (given.get(text) or []) + [_scalar(v) for v in _values(value)]
     out, placed = [], set()
     for name, value in pairs:
         if name not in given:
@@ -372,7 +485,7 @@ def _override(pairs, formdata):
             out.extend((name, v) for v in given[name] or ())
     for name, values in given.items():
         if name not in placed:
-            out.extend((name, v) for v in values or ())
+            out.extend((keys[name], v) for v in values or ())
     return out
 
 

@@ -10,7 +10,9 @@
         def parse_product(self, response): ...
 
 Sitemaps are parsed with lxml without network access or entity expansion, and
-with ``recover=True`` (real sitemaps are often a little broken). A gzip sitemap
+with ``recover=True`` (real sitemaps are often a little broken). A sitemap given
+as ``str`` may keep its XML declaration's ``encoding="..."`` (lxml refuses one in
+text): the declaration's encoding is ignored, as the text is decoded already. A gzip sitemap
 (``.xml.gz``, or any gzip body) is decompressed up to :data:`MAX_SITEMAP_SIZE`.
 A ``robots.txt`` URL is read for its ``Sitemap:`` lines (with protego).
 """
@@ -32,6 +34,8 @@ logger = logging.getLogger("scrapepool.sitemap")
 MAX_SITEMAP_SIZE = 50 * 1024 * 1024
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: The ``encoding="..."`` of an XML declaration at the start of a text (lxml refuses it in a str).
+_DECL_ENCODING = re.compile(r"""\A(\ufeff?\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*(?:"[^"]*"|'[^']*')""")
 _XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<(?:\?xml|(?:\w+:)?(?:urlset|sitemapindex)\b)", re.I)
 
 
@@ -131,10 +135,18 @@ def _text(elem):
 class Sitemap:
     """A parsed sitemap: ``type`` is ``"urlset"`` or ``"sitemapindex"`` (or the root tag's name);
     iterating gives one dict per ``<url>``/``<sitemap>``: ``loc``, ``lastmod``, ... and
-    ``alternate`` (the hrefs of ``<xhtml:link rel="alternate">``) when present."""
+    ``alternate`` (the hrefs of ``<xhtml:link rel="alternate">``) when present.
+
+    ``xml`` is ``bytes`` (the encoding read from the XML declaration or BOM) or ``str``
+    (decoded already: an encoding declaration in it is dropped, not an error). Entities are
+    never expanded nor external ones read: a reference to one stays as written (``&name;``).
+    """
 
     def __init__(self, xml):
         from lxml import etree
+
+        if isinstance(xml, str):
+            xml = _DECL_ENCODING.sub(r"\1", xml, count=1).lstrip("\ufeff")
 
         parser = etree.XMLParser(recover=True, remove_comments=True, remove_pis=True,
                                  resolve_entities=False, no_network=True, load_dtd=False,
