@@ -57,6 +57,9 @@ def _add_crawl_options(p):
                    help="also allow this domain (bare: with subdomains) or host:port (repeatable)")
     p.add_argument("--delay", type=float, help="seconds between two requests to one host (default: 0)")
     p.add_argument("--concurrency-per-host", type=int, help="requests in flight per host")
+    p.add_argument("--autothrottle", action="store_const", const=True, default=None,
+                   help="adapt each host's delay to its latency, as Scrapy's AutoThrottle (--delay: the "
+                        "smallest; AUTOTHROTTLE_* with --set)")
     p.add_argument("--timeout", type=float, help="seconds for a whole response (default: 30)")
     p.add_argument("--retries", type=int, help="retries after the first try (default: 2)")
     p.add_argument("--max-redirects", type=int, help="redirect hops followed (default: 10)")
@@ -186,7 +189,7 @@ def _options(args):
     if getattr(args, "overwrite_output", None) and args.output:
         raise UsageError("give -o (append to the output) or -O (overwrite it), not both")
     opts = {k: getattr(args, k, None) for k in (
-        "output", "fields", "workers", "concurrency", "max_depth", "max_pages", "delay",
+        "output", "fields", "workers", "concurrency", "max_depth", "max_pages", "delay", "autothrottle",
         "concurrency_per_host", "timeout", "retries", "max_redirects", "max_bytes", "max_elements",
         "max_memory_mb", "user_agent", "robots", "sitemap", "cookies", "job_dir", "restart",
         "start_method", "pin_cpus", "stats_path", "http_cache", "http_cache_expire", "frontier",

@@ -37,6 +37,7 @@ SCRAPY_NAMES = {
     "REDIRECT_MAX_TIMES": "max_redirects",
     "DOWNLOAD_MAXSIZE": "max_bytes",
     "COOKIES_ENABLED": "cookies",
+    "AUTOTHROTTLE_ENABLED": "autothrottle",
     "JOBDIR": "job_dir",
     "FEED_EXPORT_FIELDS": "fields",
 }

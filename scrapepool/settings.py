@@ -74,6 +74,13 @@ OUTPUT = "crawl.jsonl"
 #: the others: it heartbeats every second, so 15 s rides out a long GC pause or a slow
 #: disk, and a dead machine's pages wait at most this long (DISTRIBUTED.md decision 2).
 SESSION_TIMEOUT = 15.0
+#: AutoThrottle, Scrapy's defaults: the first delay of a host (5 s, before any latency is
+#: known), the largest it may grow to (60 s), and how many requests a host should have in
+#: flight on average (1.0; above 1 the delay shrinks, but with a delay scrapepool keeps
+#: one request to a host at a time, so 1.0 is what it can honour).
+AUTOTHROTTLE_START_DELAY = 5.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,12 @@ class Settings:
     session_timeout: float = SESSION_TIMEOUT
     #: Accept a Redis that does not persist (a throw-away crawl: a restart loses it).
     frontier_volatile: bool = False
+    #: Adapt each host's delay to its latency, as Scrapy's AutoThrottle (``--autothrottle``):
+    #: ``--delay`` is the smallest it may be.
+    autothrottle: bool = False
+    autothrottle_start_delay: float = AUTOTHROTTLE_START_DELAY
+    autothrottle_max_delay: float = AUTOTHROTTLE_MAX_DELAY
+    autothrottle_target_concurrency: float = AUTOTHROTTLE_TARGET_CONCURRENCY
     #: Write the crawl's HTML report here at the end (``--report``; also after Ctrl-C).
     report: "str | None" = None
 
@@ -184,6 +197,9 @@ class Settings:
         number("max_elements", 0, none=True)  # 0 or None: no limit
         number("max_memory_mb", 0, none=True)  # 0 or None: never replaced
         number("session_timeout", 0, MAX_SECONDS, " seconds (a day)", integer=False, above=True)
+        number("autothrottle_start_delay", 0, MAX_SECONDS, " seconds (a day)", integer=False)
+        number("autothrottle_max_delay", 0, MAX_SECONDS, " seconds (a day)", integer=False)
+        number("autothrottle_target_concurrency", 0, integer=False, above=True)
         self._check_frontier()
         object.__setattr__(self, "fields", self._check_fields(self.fields))
         if self.start_method not in ("spawn", "fork", "forkserver"):
@@ -197,6 +213,9 @@ class Settings:
             if self.crawl_id is not None or self.machine_id is not None:
                 raise UsageError("--crawl-id and --machine-id go with --frontier")
             return
+        if self.autothrottle:
+            raise UsageError("--autothrottle is not supported in a shared crawl (--frontier) yet: "
+                             "give --delay and --concurrency-per-host")
         if not str(self.frontier).startswith(("redis://", "rediss://", "unix://")):
             raise UsageError(f"--frontier {self.frontier!r} must be a redis:// (or rediss://, unix://) URL")
         if not self.crawl_id:

@@ -455,7 +455,7 @@ class Engine:
         if entry is None or entry.outcome:
             return  # a duplicate (the request was run twice after a crash)
         job, info, status = entry.job, msg.info, msg.status
-        self.frontier.host_done(job.url, info.get("started"))
+        self.frontier.host_done(job.url, info.get("started"), info.get("latency"), status)
         if job.kind == m.ROBOTS:
             self.ledger.release(job.req_id)
             self.frontier.robots_arrived(job.url, status, info.get("robots"))

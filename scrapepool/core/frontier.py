@@ -41,7 +41,8 @@ class Frontier:
         self.store = PendingStore(db, memory_cap)
         self.depth = DepthKeeper()
         self.hosts = HostGate(settings, _job, self._refused)
-        self.polite = bool(settings.delay or settings.concurrency_per_host or settings.robots)
+        self.polite = bool(settings.delay or settings.concurrency_per_host or settings.robots
+                           or settings.autothrottle)
 
     # -- resume -----------------------------------------------------------------------------
     def resume(self):
@@ -151,10 +152,10 @@ class Frontier:
         self.store.outcomes.append(req_id)
         self._push_all(self.depth.done(req_id))
 
-    def host_done(self, url, started):
+    def host_done(self, url, started, latency=None, status=None):
         """A request to ``url`` has its outcome: free the host's slot, start its delay."""
         if self.polite:
-            self.hosts.host_done(url, started)
+            self.hosts.host_done(url, started, latency, status)
 
     def robots_arrived(self, url, status, text):
         """Scrapy's rules: a robots.txt that is missing (4xx), broken (5xx) or unreachable allows all."""

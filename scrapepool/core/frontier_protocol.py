@@ -57,8 +57,10 @@ class FrontierAPI(Protocol):
         with an error record (the coordinator writes it)."""
 
     # -- outcomes -------------------------------------------------------------------------
-    def host_done(self, url: str, started: Optional[float]) -> None:
-        """A request to ``url``'s host is over: free its slot, start its delay."""
+    def host_done(self, url: str, started: Optional[float], latency: Optional[float] = None,
+                  status: Optional[int] = None) -> None:
+        """A request to ``url``'s host is over: free its slot, start its delay (``latency``,
+        ``status``: the download's, for AutoThrottle)."""
 
     def record_outcome(self, req_id: int) -> None:
         """The request has its outcome (its children were admitted just before)."""

@@ -6,6 +6,12 @@ robots.txt Crawl-delay) between two requests to a host, at most
 its first request. A request for a host that is not ready waits in that host's own
 queue, so a slow host never holds up the others. Scrapy's rules for robots.txt: one
 that is missing (4xx), broken (5xx) or unreachable allows everything.
+
+``--autothrottle`` adapts each host's delay to its latency with Scrapy's AutoThrottle rule
+(scrapy/extensions/throttle.py): the delay moves halfway to ``latency / target
+concurrency`` after each response, never below that target nor below ``--delay`` (or the
+Crawl-delay) nor above the max delay, and an error response never shortens it (a server
+that answers errors fast must not be asked faster).
 """
 
 import logging
@@ -27,7 +33,7 @@ ROBOTS_MAX = 512 * 1024
 
 
 class _Host:
-    __slots__ = ("waiting", "inflight", "next_time", "robots", "delay")
+    __slots__ = ("waiting", "inflight", "next_time", "robots", "delay", "min_delay")
 
     def __init__(self, delay):
         #: (req_id, Pending) of the requests parked for this host, in order.
@@ -38,6 +44,8 @@ class _Host:
         #: None: not asked yet; False: being fetched; else a Protego parser or True (allow all).
         self.robots = None
         self.delay = delay
+        #: --delay, or the Crawl-delay: the least AutoThrottle may bring the delay down to.
+        self.min_delay = delay
 
 
 class HostGate:
@@ -75,7 +83,10 @@ class HostGate:
         host = host_key(entry.url)
         hs = self.hosts.get(host)
         if hs is None:
-            hs = self.hosts[host] = _Host(self.settings.delay)
+            s = self.settings
+            hs = self.hosts[host] = _Host(s.delay)
+            if s.autothrottle:
+                hs.delay = max(s.delay, s.autothrottle_start_delay)
         if hs.robots is None:
             if self.settings.robots:
                 self._park(hs, req_id, entry)
@@ -87,14 +98,26 @@ class HostGate:
         self._park(hs, req_id, entry)
         return None
 
-    def host_done(self, url, started):
-        """A request to ``url`` has its outcome: free the host's slot, start its delay."""
+    def host_done(self, url, started, latency=None, status=None):
+        """A request to ``url`` has its outcome: free the host's slot, start its delay
+        (with AutoThrottle, first adapted to ``latency``, the download's seconds)."""
         hs = self.hosts.get(host_key(url))
         if hs is None:
             return
         hs.inflight = max(0, hs.inflight - 1)
+        if self.settings.autothrottle and latency is not None:
+            self._throttle(hs, latency, status)
         if hs.delay > 0:
             hs.next_time = max(hs.next_time, (started or time.time()) + hs.delay)
+
+    def _throttle(self, hs, latency, status):
+        s = self.settings
+        target = latency / s.autothrottle_target_concurrency
+        delay = max(target, (hs.delay + target) / 2.0)
+        delay = min(max(hs.min_delay, delay), s.autothrottle_max_delay)
+        if status != 200 and delay <= hs.delay:
+            return  # an error answered fast says nothing about how fast the host may be asked
+        hs.delay = delay
 
     def robots_arrived(self, url, status, text):
         """robots.txt of ``url``'s host: its text, or None (missing, broken: allow all)."""
@@ -110,8 +133,9 @@ class HostGate:
         parser = Protego.parse(text[:ROBOTS_MAX])
         hs.robots = parser
         crawl_delay = parser.crawl_delay(self.settings.user_agent)
-        if crawl_delay and crawl_delay > hs.delay:
-            hs.delay = float(crawl_delay)
+        if crawl_delay and crawl_delay > hs.min_delay:
+            hs.min_delay = float(crawl_delay)
+            hs.delay = max(hs.delay, hs.min_delay)
 
     def robots_lost(self, url):
         """The robots.txt job died with its fetcher: the host asks again. Returns the first

@@ -345,8 +345,8 @@ class RedisFrontier:
         return False
 
     # -- outcomes --------------------------------------------------------------------------
-    def host_done(self, url, started):
-        self.started = started
+    def host_done(self, url, started, latency=None, status=None):
+        self.started = started  # (no AutoThrottle in a shared crawl yet: Settings refuses it)
 
     def _started_ago(self):
         started, self.started = self.started, None
