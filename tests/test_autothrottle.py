@@ -92,3 +92,34 @@ def test_the_delay_follows_a_latency_that_changes_mid_crawl(tmp_path, site_serve
     slow = statistics.median(gaps[-8:])
     assert fast < 0.15, f"the fast phase was throttled: gaps {gaps[:14]}"
     assert slow - 0.3 > 0.15, f"the delay did not follow the latency up: gaps {gaps[14:]}"
+
+
+@pytest.mark.parametrize(("latency", "target", "start", "expected"), [
+    (2.0, 2.0, 1.0, 1.0), (1.0, 2.0, 1.0, 0.75), (4.0, 2.0, 1.0, 2.0), (2.0, 1.0, 1.0, 2.0),
+    (2.0, 4.0, 1.0, 0.75), (2.0, 2.0, 0.5, 1.0), (2.0, 2.0, 2.0, 1.5)])
+def test_scrapy_s_adjustment_table(latency, target, start, expected):
+    """Scrapy's tests/test_extension_throttle.py::test_adjustment, row by row."""
+    g = gate(autothrottle_start_delay=start, autothrottle_target_concurrency=target)
+    assert delay_after(g, (latency, 200)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("mindelay", "maxdelay", "expected"), [(0.5, 2.0, 1.0), (0.25, 0.5, 0.5), (2.0, 4.0, 2.0)])
+def test_scrapy_s_adjustment_limits(mindelay, maxdelay, expected):
+    """Scrapy's test_adjustment_limits (latency 2, target concurrency 2, slot delay 1)."""
+    g = gate(autothrottle_start_delay=1.0, autothrottle_target_concurrency=2.0, delay=mindelay,
+             autothrottle_max_delay=maxdelay)
+    assert delay_after(g, (2.0, 200)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("latency", "expected"), [(2.0, 1.0), (1.0, 1.0), (4.0, 2.0)])
+def test_scrapy_s_adjustment_bad_response(latency, expected):
+    """Scrapy's test_adjustment_bad_response (a 400; target concurrency 2, slot delay 1)."""
+    g = gate(autothrottle_start_delay=1.0, autothrottle_target_concurrency=2.0)
+    assert delay_after(g, (latency, 400)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0])
+def test_scrapy_s_target_concurrency_invalid(value):
+    """Scrapy's test_target_concurrency_invalid (NotConfigured there, one UsageError here)."""
+    with pytest.raises(UsageError, match="autothrottle_target_concurrency"):
+        Settings(autothrottle=True, autothrottle_target_concurrency=value)
