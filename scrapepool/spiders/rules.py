@@ -19,18 +19,24 @@ the one callback ``_parse_rule`` and carries the rule's index in
 """
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urldefrag, urlsplit
 
+import lxml.etree
+import lxml.html
 from bs4 import Tag
+from w3lib.url import canonicalize_url, safe_url_string
 
-from ..urls import InvalidURL, canonical, resolve
+from ..urls import CACHE_SIZE, canonical, join, resolve
 from .http import Request
+from .soup import check_elements
 from .spider import Spider
 
 __all__ = ["Link", "LinkExtractor", "Rule", "CrawlSpider", "IGNORED_EXTENSIONS"]
 
-#: Extensions of links that are not web pages, skipped by default (Scrapy's list).
+#: Extensions of links that are not web pages, skipped by default (Scrapy's list,
+#: scrapy.linkextractors.IGNORED_EXTENSIONS).
 IGNORED_EXTENSIONS = (
     # archives
     "7z", "7zip", "bz2", "rar", "tar", "tar.gz", "xz", "zip",
@@ -43,15 +49,19 @@ IGNORED_EXTENSIONS = (
     "3gp", "asf", "asx", "avi", "mov", "mp4", "mpg", "qt", "rm", "swf", "wmv", "m4a", "m4v", "flv",
     "webm",
     # office suites
-    "xls", "xlsx", "ppt", "pptx", "pps", "doc", "docx", "odt", "ods", "odg", "odp",
+    "xls", "xlsm", "xlsx", "xltm", "xltx", "potm", "potx", "ppt", "pptm", "pptx", "pps", "doc",
+    "docb", "docm", "docx", "dotm", "dotx", "odt", "ods", "odg", "odp",
     # other
-    "css", "pdf", "exe", "bin", "rss", "dmg", "iso", "apk", "jar", "sh", "rb", "js", "hqx",
+    "css", "pdf", "exe", "bin", "rss", "dmg", "iso", "apk", "jar", "sh", "rb", "js", "hta", "bat",
+    "cpl", "msi", "msp", "py",
 )
 
 
 class Link(NamedTuple):
-    """A link found on a page: ``url`` absolute, without its fragment; ``text`` the
-    element's text, whitespace collapsed; ``nofollow`` when ``rel`` says so."""
+    """A link found on a page: ``url`` absolute and safe (as Scrapy's: w3lib's
+    ``safe_url_string``, spaces and non-ASCII percent-encoded, the path as UTF-8 and
+    the query in the page's encoding), without its fragment; ``text`` the element's
+    text, whitespace collapsed; ``nofollow`` when ``rel`` says so."""
 
     url: str
     text: str = ""
@@ -74,89 +84,148 @@ def _host_in(host, domains):
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
+@lru_cache(maxsize=CACHE_SIZE)
+def _safe_url(url, encoding):
+    """w3lib's ``safe_url_string``, cached: a site repeats its links on every page."""
+    return safe_url_string(url, encoding=encoding)
+
+
+def _names(value):
+    """Tag or attribute names, lower-cased (the lxml tree builder lower-cases both)."""
+    return frozenset(v.lower() for v in _tuple(value))
+
+
 class LinkExtractor:
-    """Finds the links of a page that pass its filters.
+    """Finds the links of a page that pass its filters, as Scrapy's ``LinkExtractor``.
 
     :param allow: regexes (``re.search``); a link must match one of them (none: all pass).
     :param deny: regexes; a link matching one is dropped (deny wins over allow).
         Both are tried on the absolute URL and on its canonical form (query
         sorted, escapes normalised), so either spelling may be written.
     :param allow_domains: / deny_domains: bare domains, with their subdomains.
+    :param restrict_xpaths: XPaths of the page regions to take links from: the page's
+        text is parsed again with ``lxml.html`` (the soup has no XPath), and the links
+        are taken from the selected lxml elements as from the soup's.
     :param restrict_css: CSS selectors of the page regions to take links from
-        (a selected link element counts itself).
-    :param tags: / attrs: elements and attributes holding links.
-    :param unique: drop repeated links (same canonical URL).
+        (a selected link element counts itself). With ``restrict_xpaths`` too, the
+        XPath regions come first, as in Scrapy.
+    :param tags: / attrs: elements and attributes holding links, default ``("a", "area")``
+        and ``("href",)``; ``"*"`` means every tag (every attribute); None: none.
+    :param deny_tags: / deny_attrs: names never taken, even with ``"*"``.
+    :param canonicalize: give each link's URL in w3lib's ``canonicalize_url`` form.
+    :param unique: drop links whose URL (canonicalized or not, as it is returned)
+        was already found on the page.
     :param deny_extensions: file extensions to skip; None: :data:`IGNORED_EXTENSIONS`;
         ``()`` keeps every link.
-    :param process_value: a function applied to each attribute value; None drops the link.
+    :param process_value: a function given each link's URL (the attribute's value made
+        absolute against the page's base URL, as Scrapy does) that returns the URL to
+        use (a relative one is resolved against the page's URL), or None to drop the link.
+    :param restrict_text: regexes; a link's text must match one of them (none: all pass).
     """
 
-    def __init__(self, allow=(), deny=(), allow_domains=(), deny_domains=(), restrict_css=(),
-                 tags=("a", "area"), attrs=("href",), unique=True, deny_extensions=None,
-                 process_value=None):
+    def __init__(self, allow=(), deny=(), allow_domains=(), deny_domains=(), restrict_xpaths=(),
+                 tags=("a", "area"), attrs=("href",), canonicalize=False, unique=True,
+                 process_value=None, deny_extensions=None, restrict_css=(), restrict_text=None,
+                 deny_tags=(), deny_attrs=()):
         self.allow_res = _regexes(allow)
         self.deny_res = _regexes(deny)
         self.allow_domains = {d.lower().strip(".") for d in _tuple(allow_domains)}
         self.deny_domains = {d.lower().strip(".") for d in _tuple(deny_domains)}
+        self.restrict_xpaths = _tuple(restrict_xpaths)
         self.restrict_css = _tuple(restrict_css)
-        self.tags = frozenset(t.lower() for t in _tuple(tags))
-        self.attrs = _tuple(attrs)
+        self.tags = _names(tags)
+        self.attrs = tuple(a.lower() for a in _tuple(attrs))
+        self.deny_tags = _names(deny_tags)
+        self.deny_attrs = _names(deny_attrs)
+        self.canonicalize = canonicalize
         self.unique = unique
         if deny_extensions is None:
             deny_extensions = IGNORED_EXTENSIONS
         self.deny_extensions = {"." + e.lower().lstrip(".") for e in _tuple(deny_extensions)}
         self.process_value = process_value
+        self.restrict_text = _regexes(restrict_text)
+
+    def _xpath_regions(self, response):
+        """The elements the XPaths select, in a tree of their own: lxml.html's."""
+        # lxml.html, as parsel does: the text re-encoded as UTF-8, so that an encoding
+        # declaration in the page cannot contradict the text.
+        check_elements(response.text, response.max_elements)
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+        root = lxml.html.document_fromstring(response.text.encode("utf-8"), parser=parser)
+        for xpath in self.restrict_xpaths:
+            for el in root.xpath(xpath):
+                if isinstance(el, lxml.etree._Element) and isinstance(el.tag, str):
+                    yield el  # not text, attributes or comments
 
     def _regions(self, response):
-        if not self.restrict_css:
+        if not self.restrict_css and not self.restrict_xpaths:
             return [response.soup]
-        regions, ids = [], set()
+        regions = list(self._xpath_regions(response)) if self.restrict_xpaths else []
         for css in self.restrict_css:
-            for el in response.soup.select(css):
-                if id(el) not in ids:
-                    ids.add(id(el))
-                    regions.append(el)
+            regions.extend(response.soup.select(css))
         return regions
 
     def _elements(self, response):
-        seen = set()
+        """``(element, name, attributes, text)`` of each link element, soup's or lxml's."""
+        seen = {}  # id -> element: kept alive, so that an lxml proxy's id is not reused
+        tags, deny_tags = self.tags, self.deny_tags
+        every_tag = "*" in tags
         for region in self._regions(response):
-            nodes = [region] if isinstance(region, Tag) and region.name != "[document]" else []
-            nodes.extend(region.descendants)
-            for tag in nodes:
-                if tag.__class__ is not Tag or tag.name not in self.tags or id(tag) in seen:
+            if isinstance(region, Tag):
+                nodes = [region] if region.name != "[document]" else []
+                nodes.extend(region.descendants)
+            else:
+                nodes = region.iter()  # lxml: the region itself first
+            for el in nodes:
+                if isinstance(el, Tag):
+                    name, attributes = el.name, el.attrs
+                elif isinstance(el, lxml.etree._Element) and isinstance(el.tag, str):
+                    name, attributes = el.tag.lower(), el.attrib
+                else:
+                    continue  # text, comments
+                if name in deny_tags or not (every_tag or name in tags) or id(el) in seen:
                     continue
-                seen.add(id(tag))  # regions may nest: an element counts once
-                yield tag
+                seen[id(el)] = el  # regions may nest: an element counts once
+                yield el, attributes
+
+    def _values(self, attributes):
+        names = attributes if "*" in self.attrs else self.attrs
+        for name in names:
+            if name in self.deny_attrs:
+                continue
+            value = attributes.get(name)
+            if value is None:
+                continue
+            yield " ".join(value) if isinstance(value, list) else value
 
     def _raw_links(self, response):
         base = response.base_url
-        for tag in self._elements(response):
-            for attr in self.attrs:
-                value = tag.get(attr)
-                if value is None:
-                    continue
-                if isinstance(value, list):
-                    value = " ".join(value)
-                if self.process_value is not None:
-                    value = self.process_value(value)
-                    if value is None:
-                        continue
+        encoding = response.encoding
+        for el, attributes in self._elements(response):
+            text = None
+            for value in self._values(attributes):
                 value = value.strip()
                 if not value or value.startswith("#"):
                     continue
                 try:
-                    url = urldefrag(resolve(base, value)[0])[0]
-                except InvalidURL as exc:  # skipped and counted: the page and its other links stay
+                    url = join(base, value)
+                    if self.process_value is not None:
+                        url = self.process_value(url)
+                        if url is None:
+                            continue
+                        url = join(response.url, url.strip())
+                    url = urldefrag(resolve(base, _safe_url(url, encoding))[0])[0]
+                except ValueError as exc:  # InvalidURL too: skipped and counted, the page stays
                     response.note_invalid_link(value, exc)
                     continue
-                rel = tag.get("rel") or ()
+                if text is None:
+                    text = " ".join((el.get_text() if isinstance(el, Tag) else el.text_content()).split())
+                rel = attributes.get("rel") or ()
                 rel = rel.split() if isinstance(rel, str) else rel
-                yield Link(url, " ".join(tag.get_text().split()),
-                           "nofollow" in (r.lower() for r in rel))
+                yield Link(url, text, "nofollow" in (r.lower() for r in rel))
 
     def matches(self, url):
-        """True if ``url`` (absolute) passes the filters."""
+        """True if ``url`` (absolute) passes the filters (all but ``restrict_text``)."""
         canon = canonical(url)
         if canon is None:
             return False  # not http(s)
@@ -188,17 +257,21 @@ class LinkExtractor:
         for link in self._raw_links(response):
             if not self.matches(link.url):
                 continue
+            if self.restrict_text and not any(r.search(link.text) for r in self.restrict_text):
+                continue
+            if self.canonicalize:
+                link = link._replace(url=canonicalize_url(link.url))
             if self.unique:
-                key = canonical(link.url)
-                if key in seen:
+                if link.url in seen:
                     continue
-                seen.add(key)
+                seen.add(link.url)
             links.append(link)
         return links
 
 
-_EXTRACTOR_ARGS = ("allow", "deny", "allow_domains", "deny_domains", "restrict_css", "tags", "attrs",
-                   "unique", "deny_extensions", "process_value")
+_EXTRACTOR_ARGS = ("allow", "deny", "allow_domains", "deny_domains", "restrict_xpaths", "restrict_css",
+                   "tags", "attrs", "deny_tags", "deny_attrs", "canonicalize", "unique", "deny_extensions",
+                   "process_value", "restrict_text")
 
 
 class Rule:
