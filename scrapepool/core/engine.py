@@ -64,11 +64,11 @@ from urllib.parse import urlsplit
 from .. import _messages as m
 from ..exceptions import OutputClosed, ScrapepoolError, UsageError, WriterDied, describe_exit
 from ..net.cookies import CookieJars, jar_key
-from ..net.downloader import redirect_request
+from ..net.downloader import download_budget, redirect_request
+from ..net.fetcher import request_limits
 from ..output.exporters import check_output, cut_output
 from ..output.writer import report_notes
 from ..report import write_report_file
-from ..settings import RETRY_AFTER_MAX
 from ..spiders.http import Request, _callback_name
 from ..spiders.loading import load_spider, spider_ref
 from ..spiders.records import to_plain
@@ -520,6 +520,11 @@ class Engine:
             self._end_here(job, [record] if record is not None else [], status)
             return
         self.frontier.mark_seen(fp)
+        # Scrapy's RedirectMiddleware: the hop's meta lists the status of every redirect so far.
+        meta = job.meta or {}
+        reasons = meta.get("redirect_reasons")
+        reasons = [*reasons, status] if isinstance(reasons, list) else [status]
+        job = job._replace(meta={**meta, "redirect_reasons": reasons})
         self.frontier.redirect(job, url, method, body, headers)
 
     # -- the writer ------------------------------------------------------------------------
@@ -655,7 +660,9 @@ class Engine:
         ``hang_margin`` for parsing and spider code. Past it, the request is lost."""
         s = self.settings
         wait = max(0.0, job.not_before - time.time())
-        return wait + (s.retries + 1) * s.timeout + s.retries * RETRY_AFTER_MAX + s.hang_margin
+        limits = request_limits(job.meta, s) if job.kind == m.PAGE else {}  # Scrapy's meta keys
+        return wait + download_budget(limits.get("retries", s.retries), limits.get("timeout", s.timeout)) \
+            + s.hang_margin
 
     def _check_overdue(self, now):
         """No hang, structurally: a request claimed by a live fetcher and without an outcome

@@ -39,7 +39,7 @@ from ..settings import RETRY_AFTER_MAX, RETRY_BACKOFF_MAX
 from ..urls import InvalidURL, canonical, location_url, request_url, same_origin, split_credentials
 from .cookies import jar_changes, jar_from_dicts
 
-__all__ = ["Downloader", "FetchResult", "REDIRECT_STATUSES", "redirect_method",
+__all__ = ["Downloader", "FetchResult", "REDIRECT_STATUSES", "download_budget", "redirect_method",
            "redirect_request", "redirect_target"]
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -225,13 +225,21 @@ class Downloader:
         self._proxy_managers.clear()
 
     def fetch(self, url, method="GET", headers=None, body=None, not_before=0.0, cookies=None,
-              follow_redirects=False):
+              follow_redirects=False, retries=None, timeout=None, max_bytes=None, budget=None):
         """Download ``url``; never raises for network or HTTP trouble, it returns it.
 
         :param cookies: cookie dicts to send (None: cookies are off). Redirect hops and
             retries share one jar, so a login's redirect keeps its new session cookie.
         :param follow_redirects: follow redirects here (robots.txt); otherwise a 3xx
             response is the result.
+        :param retries: retries of this request (None: the ``retries`` setting); Scrapy's
+            ``max_retry_times`` / ``dont_retry`` request meta.
+        :param timeout: whole-response seconds of each try (None: the ``timeout`` setting);
+            Scrapy's ``download_timeout``.
+        :param max_bytes: largest body (None: the ``max_bytes`` setting; ``math.inf``: no
+            limit); Scrapy's ``download_maxsize``.
+        :param budget: seconds the tries and back-offs may take in all, from the first try
+            (None: no bound beyond their own): no retry starts, and no try runs, past it.
         """
         jar = jar_from_dicts(cookies) if cookies is not None else None
         if jar is not None and headers and "Cookie" in headers:
@@ -243,14 +251,20 @@ class Downloader:
                 name, sep, value = pair.strip().partition("=")
                 if sep and name:
                     jar.set_cookie(create_cookie(name, value, domain=host, path="/"))
-        result = self._fetch(url, method, headers, body, not_before, jar, follow_redirects)
+        result = self._fetch(url, method, headers, body, not_before, jar, follow_redirects,
+                             retries, timeout, max_bytes, budget)
         if jar is not None:
             result.cookies = jar_changes(cookies, jar)
         return result
 
-    def _fetch(self, url, method, headers, body, not_before, jar, follow):
+    def _fetch(self, url, method, headers, body, not_before, jar, follow, retries=None, timeout=None,
+               max_bytes=None, budget=None):
         s = self.settings
+        retries = s.retries if retries is None else retries
+        timeout = s.timeout if timeout is None else timeout
         attempt = 0
+        end = None
+        result = None
         while True:
             wait = not_before - time.time()
             if wait > 0:
@@ -258,10 +272,19 @@ class Downloader:
                     time.sleep(wait)  # the host's delay: kept even while the crawl stops
                 elif self.stop.wait(wait):  # a back-off, cut short by Ctrl-C
                     return _interrupted(url, attempt)
+            try_timeout = timeout
+            if budget is not None:
+                if end is None:
+                    end = time.monotonic() + budget
+                left = end - time.monotonic()
+                if result is not None and left <= 0:
+                    result.retries = attempt - 1
+                    return result
+                try_timeout = min(timeout, max(left, 0.001))
             self._answered = None
             began = time.monotonic()
             try:
-                result = self._try(url, method, headers, body, jar, follow)
+                result = self._try(url, method, headers, body, jar, follow, try_timeout, max_bytes)
                 result.started = self._answered
                 result.latency = time.monotonic() - began
             except _Fail as fail:
@@ -275,13 +298,17 @@ class Downloader:
                 if result.status not in RETRY_STATUSES:
                     result.retries = attempt
                     return result
-            if attempt >= s.retries:
+            if attempt >= retries:
                 result.retries = attempt
                 return result
             if self.stop.is_set():
                 return _interrupted(url, attempt + 1)
+            backoff = self._backoff(attempt + 1, result)
+            if end is not None and time.monotonic() + backoff >= end:
+                result.retries = attempt  # no time left for another try within the budget
+                return result
             attempt += 1
-            not_before = time.time() + self._backoff(attempt, result)
+            not_before = time.time() + backoff
 
     def _backoff(self, attempt, result):
         s = self.settings
@@ -293,9 +320,10 @@ class Downloader:
                 delay = max(delay, min(after, RETRY_AFTER_MAX))
         return max(delay, s.delay)
 
-    def _try(self, url, method, headers, body, jar=None, follow=False):
+    def _try(self, url, method, headers, body, jar=None, follow=False, timeout=None, max_bytes=None):
         s = self.settings
-        deadline = time.monotonic() + s.timeout
+        timeout = s.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         chain = []
         visited = {canonical(url)} if follow else None
         current = url
@@ -303,19 +331,19 @@ class Downloader:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
+                raise _Fail("timeout", f"timed out after {timeout:g}s", True, status, chain, current)
             _current.deadline = deadline
             try:
                 wire, resp = self._send(method, current, headers, body, jar, remaining)
             except urllib3.exceptions.NewConnectionError as exc:
                 raise _Fail("connection", f"connection error: {_short(exc)}", True, status, chain, current)
             except urllib3.exceptions.TimeoutError:
-                raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
+                raise _Fail("timeout", f"timed out after {timeout:g}s", True, status, chain, current)
             except (ValueError, UnicodeError) as exc:  # urllib3's LocationValueError included
                 raise _Fail("invalid_url", f"invalid URL: {exc}", False, None, chain, current)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if time.monotonic() >= deadline:  # the watchdog cut the headers off
-                    raise _Fail("timeout", f"timed out after {s.timeout:g}s", True, status, chain, current)
+                    raise _Fail("timeout", f"timed out after {timeout:g}s", True, status, chain, current)
                 raise _Fail("connection", f"connection error: {_short(exc)}", True, status, chain, current)
             finally:
                 _current.deadline = None
@@ -337,7 +365,7 @@ class Downloader:
                     chain.append(target)
                     current = target
                     continue
-                data = self._read_body(resp, deadline, status, chain, current, method)
+                data = self._read_body(resp, deadline, status, chain, current, method, timeout, max_bytes)
                 done = True
                 return FetchResult(current, status, resp.headers, data, chain=chain)
             finally:
@@ -409,8 +437,10 @@ class Downloader:
         self._proxy_managers[proxy] = manager
         return manager
 
-    def _read_body(self, resp, deadline, status, chain, url, method="GET"):
+    def _read_body(self, resp, deadline, status, chain, url, method="GET", timeout=None, max_bytes=None):
         s = self.settings
+        timeout = s.timeout if timeout is None else timeout
+        max_bytes = s.max_bytes if max_bytes is None else max_bytes
         if method == "HEAD" or status in NO_BODY_STATUSES:
             # No body by the protocol (RFC 9110 9.3.2, 15.3.5, 15.4.5): the Content-Length is the
             # one a GET would have. http.client reads nothing; neither size check applies.
@@ -418,8 +448,8 @@ class Downloader:
         else:
             length = resp.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
-        if expected is not None and expected > s.max_bytes:
-            raise _Fail("too_large", f"body of {expected} bytes is larger than max-bytes ({s.max_bytes})",
+        if expected is not None and expected > max_bytes:
+            raise _Fail("too_large", f"body of {expected} bytes is larger than max-bytes ({max_bytes})",
                         False, status, chain, url)
         raw = resp
         parts = []
@@ -427,31 +457,38 @@ class Downloader:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise _Fail("timeout", f"timed out after {s.timeout:g}s while reading the body",
+                raise _Fail("timeout", f"timed out after {timeout:g}s while reading the body",
                             True, status, chain, url)
             _set_timeout(raw, remaining)
             try:
                 chunk = raw.read1(CHUNK, decode_content=True)
             except (socket.timeout, urllib3.exceptions.TimeoutError) as exc:
-                raise _Fail("timeout", f"timed out after {s.timeout:g}s while reading the body",
+                raise _Fail("timeout", f"timed out after {timeout:g}s while reading the body",
                             True, status, chain, url) from exc
             except Exception as exc:  # urllib3 ProtocolError / IncompleteRead / ReadTimeoutError
                 text = _short(exc)
                 if "timed out" in text.lower():
-                    raise _Fail("timeout", f"timed out after {s.timeout:g}s while reading the body",
+                    raise _Fail("timeout", f"timed out after {timeout:g}s while reading the body",
                                 True, status, chain, url) from exc
                 raise _Fail("truncated", f"body cut short: {text}", True, status, chain, url) from exc
             if not chunk:
                 break
             parts.append(chunk)
             size += len(chunk)
-            if size > s.max_bytes:
-                raise _Fail("too_large", f"body larger than max-bytes ({s.max_bytes}), cut",
+            if size > max_bytes:
+                raise _Fail("too_large", f"body larger than max-bytes ({max_bytes}), cut",
                             False, status, chain, url)
         received = raw.tell()
         if expected is not None and received < expected and "Content-Encoding" not in resp.headers:
             raise _Fail("truncated", f"body cut short: {received} of {expected} bytes", True, status, chain, url)
         return b"".join(parts)
+
+
+def download_budget(retries, timeout):
+    """The longest a request's tries and back-offs can take: every try to its whole-response
+    ``timeout``, every back-off at the Retry-After cap. The coordinator's bound on a request
+    (engine ``_longest``) is this for the settings, plus the politeness wait and a margin."""
+    return (retries + 1) * timeout + retries * RETRY_AFTER_MAX
 
 
 def _request_target(url, proxy):

@@ -17,6 +17,7 @@ arrives in the Job tuple.
 
 import contextlib
 import logging
+import math
 import os
 import queue
 import signal
@@ -28,6 +29,7 @@ import types
 from .. import _messages as m
 from .._exit import hard_exit
 from ..exceptions import CloseSpider, PageTooLarge
+from ..settings import MAX_SECONDS
 from ..spiders.http import CB_KWARGS_KEY, Request, Response, _callback_name, split_cb_kwargs
 from ..spiders.loading import load_spider
 from ..spiders.pipelines import PipelineRunner
@@ -214,8 +216,9 @@ class Fetcher:
         result = self.cache.get(job) if self.cache is not None else None
         if result is None:
             cookies = (job.cookies or []) if self.settings.cookies and job.kind == m.PAGE else None
+            limits = request_limits(job.meta, self.settings) if job.kind == m.PAGE else {}
             result = downloader.fetch(job.url, job.method, job.headers, job.body, job.not_before,
-                                      cookies=cookies, follow_redirects=job.kind == m.ROBOTS)
+                                      cookies=cookies, follow_redirects=job.kind == m.ROBOTS, **limits)
             if self.cache is not None and result.error is None:
                 self.cache.put(job, result)
         info = {"bytes": len(result.body), "retries": result.retries, "started": result.started,
@@ -232,7 +235,8 @@ class Fetcher:
             return
         error, kind = result.error, result.kind
         location = None
-        if result.status in REDIRECT_STATUSES and not _redirect_handled(self.spider, job.meta, result.status):
+        if result.status in REDIRECT_STATUSES and not _redirect_handled(self.spider, job.meta or {},
+                                                                        result.status):
             location = result.headers.get("Location")
         if error is None and location:
             visited = {canonical(u) for u in (job.origin or job.url, *job.hops)}
@@ -245,7 +249,7 @@ class Fetcher:
                 return
         records, children = [], []
         spider_errors = []
-        if error is None and not _status_handled(self.spider, job.meta, result.status):
+        if error is None and not _status_handled(self.spider, job.meta or {}, result.status):
             error, kind = f"HTTP {result.status}", f"http_{result.status}"
         with self.cpu_lock:
             # The one request this process is running spider code for: if the process
@@ -297,9 +301,9 @@ class Fetcher:
     def _run_spider(self, job, result, error, kind, records, children, spider_errors, info):
         origin = job.origin or job.url
         meta, cb_kwargs = split_cb_kwargs(job.meta)
+        if job.hops:  # as Scrapy's RedirectMiddleware tells the callback (and the errback)
+            meta = {**meta, "redirect_urls": [origin, *job.hops[:-1]]}
         if error is None:
-            if job.hops:  # as Scrapy's RedirectMiddleware tells the callback
-                meta = {**meta, "redirect_urls": [origin, *job.hops[:-1]]}
             response = Response(result.final_url, result.status, result.headers, result.body,
                                 max_elements=self.settings.max_elements,
                                 request_url=origin, meta=meta, depth=job.depth, spider=self.spider,
@@ -454,13 +458,47 @@ def _status_handled(spider, meta, status):
 
 
 def _redirect_handled(spider, meta, status):
-    """Whether a redirect response goes to the callback instead of being followed, as Scrapy's
-    RedirectMiddleware decides (test_spider_handling, test_request_meta_handling in
-    tests/test_downloadermiddleware_redirect.py): its status in the spider's or the request's
-    ``handle_httpstatus_list``, or ``meta["handle_httpstatus_all"]``."""
-    return (status in (getattr(spider, "handle_httpstatus_list", None) or ())
+    """Whether a redirect response is not followed, as Scrapy's RedirectMiddleware decides
+    (test_spider_handling, test_request_meta_handling in tests/test_downloadermiddleware_redirect.py,
+    test_dont_redirect in tests/utils/bases/redirect.py): ``meta["dont_redirect"]``, its status
+    in the spider's or the request's ``handle_httpstatus_list``, or ``meta["handle_httpstatus_all"]``.
+    Such a response then goes to the callback if :func:`_status_handled`, else it is an error."""
+    return (bool(meta.get("dont_redirect", False))
+            or status in (getattr(spider, "handle_httpstatus_list", None) or ())
             or status in (meta.get("handle_httpstatus_list") or ())
             or bool(meta.get("handle_httpstatus_all", False)))
+
+
+def request_limits(meta, settings):
+    """The downloader's per-request overrides from Scrapy's request meta keys, as keyword
+    arguments of :meth:`Downloader.fetch` (empty: the settings apply).
+
+    - ``dont_retry`` (true): no retry; else ``max_retry_times`` (an int >= 0) replaces the
+      ``retries`` setting (Scrapy's RetryMiddleware);
+    - ``download_timeout`` (seconds > 0) replaces the whole-response ``timeout`` of each try;
+      0 or None leaves the setting (Scrapy's download handlers: ``meta.get(...) or default``);
+    - ``download_maxsize`` (bytes) replaces ``max_bytes``; 0 means no limit, as in Scrapy.
+
+    A value of the wrong type is ignored (the setting applies). The coordinator bounds the
+    request by the same overrides (engine ``_longest``), so a longer per-request timeout
+    is honoured, not taken as a hang.
+    """
+    if not meta:
+        return {}
+    out = {}
+    if meta.get("dont_retry", False):
+        out["retries"] = 0
+    else:
+        value = meta.get("max_retry_times")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            out["retries"] = value
+    value = meta.get("download_timeout")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        out["timeout"] = min(float(value), MAX_SECONDS)
+    value = meta.get("download_maxsize")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        out["max_bytes"] = value or math.inf
+    return out
 
 
 def _check_json(meta):
