@@ -202,3 +202,23 @@ def test_the_coordinator_gives_a_request_the_time_its_meta_asks_for():
     assert 5 < plain <= 1 + 5 + 0.01
     assert engine._longest(job({"download_timeout": 100})) >= 100 + 5
     assert engine._longest(job({"max_retry_times": 3})) >= 4 * 1 + 3 * 30 + 5  # tries and back-offs
+
+
+# -- robots.txt ------------------------------------------------------------------------------
+
+def test_dont_obey_robotstxt(site_server, crawl_spider):
+    """Scrapy: tests/test_downloadermiddleware_robotstxt.py, test_ignore_robotstxt_request: a
+    request with ``meta["dont_obey_robotstxt"]`` is sent whatever robots.txt says; the others
+    it forbids are not."""
+    server = site_server({
+        "/robots.txt": Page("User-agent: *\nDisallow: /private\n", content_type="text/plain"),
+        "/private/a": "<title>a</title>",
+        "/private/b": "<title>b</title>",
+    })
+    got, result = _crawl(crawl_spider, server, [
+        ["/private/a", {"dont_obey_robotstxt": True}],
+        ["/private/b", {}],
+    ], robots=True)
+    assert got["/private/a"]["via"] == "callback" and "/private/b" not in got
+    assert server.count("/private/a") == 1 and server.count("/private/b") == 0
+    assert result.stats["robots_refused"] == 1

@@ -187,7 +187,8 @@ class HostGate:
 
     def _check_robots(self, hs, req_id, entry, now):
         parser = hs.robots
-        if parser is not True and not parser.can_fetch(entry.url, self.settings.user_agent):
+        if parser is not True and not (entry.meta or {}).get("dont_obey_robotstxt") \
+                and not parser.can_fetch(entry.url, self.settings.user_agent):
             self.robots_refused += 1
             # A seed the user asked for is worth a warning; a link found on a page is not.
             (logger.warning if entry.depth == 0 else logger.debug)("forbidden by robots.txt: %s", entry.url)

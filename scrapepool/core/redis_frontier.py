@@ -333,7 +333,8 @@ class RedisFrontier:
         if parser is None:
             text = self.r.hget(f"{self.keys[0]}robots", host)
             parser = self.robots[host] = Protego.parse(text) if text else True
-        if parser is True or parser.can_fetch(job.url, self.settings.user_agent):
+        if parser is True or (job.meta or {}).get("dont_obey_robotstxt") \
+                or parser.can_fetch(job.url, self.settings.user_agent):
             return True
         self.robots_refused += 1
         (logger.warning if job.depth == 0 else logger.debug)("forbidden by robots.txt: %s", job.url)
