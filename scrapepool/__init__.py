@@ -24,6 +24,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "CallbackError": "exceptions",
     "CloseSpider": "exceptions",
+    "DownloadConnectionError": "exceptions",
+    "DownloadError": "exceptions",
+    "DownloadTimeout": "exceptions",
+    "HttpError": "exceptions",
     "JobDirError": "exceptions",
     "OutputError": "exceptions",
     "ScrapepoolError": "exceptions",
@@ -34,6 +38,7 @@ _EXPORTS = {
     "SiteSpider": "spiders.builtin",
     "FormRequest": "spiders.forms",
     "post_form": "spiders.forms",
+    "Failure": "spiders.http",
     "Request": "spiders.http",
     "Response": "spiders.http",
     "CrawlSpider": "spiders.rules",

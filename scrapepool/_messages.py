@@ -15,6 +15,7 @@ so what was sent before a crash is not lost, unlike ``Queue.put``):
                 info["redirect"] = (url, method): not an outcome but a redirect, whose
                 next hop the coordinator schedules
     Idle        the shared queue was empty for a while
+    Log         a log record of the fetcher (spider code's too), for the coordinator's handlers
     Retire      past max_memory_mb: takes no new job, finishes its own, then Goodbye;
                 the coordinator starts a replacement now
     Goodbye     after the sentinel (or Retire); nothing more follows
@@ -56,6 +57,11 @@ class Outcome(NamedTuple):
 
 class Idle(NamedTuple):
     pass
+
+
+class Log(NamedTuple):
+    #: A log record made plain (scrapepool/_logqueue.py): handled by the coordinator's handlers.
+    record: dict
 
 
 class Retire(NamedTuple):

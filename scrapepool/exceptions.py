@@ -75,6 +75,41 @@ class PageTooLarge(ScrapepoolError):
                 "not parsed")
 
 
+class HttpError(ScrapepoolError):
+    """A response whose status the spider does not handle (Scrapy's ``HttpError``, from its
+    HttpErrorMiddleware): an errback's ``failure.value``, with ``.response`` the Response."""
+
+    def __init__(self, response, message=None):
+        super().__init__(response, message)
+        self.response = response
+        self.message = message
+
+    def __str__(self):
+        return self.message or f"Ignoring non-200 response ({getattr(self.response, 'status', None)})"
+
+
+class DownloadError(ScrapepoolError):
+    """A request that failed without a response the spider could handle: an errback's
+    ``failure.value``. ``kind`` says why (``truncated``, ``too_large``, ``redirect_loop``,
+    ...: the stats' error kinds); its subclasses are the timeouts and connection errors."""
+
+    def __init__(self, message, kind=None):
+        super().__init__(message, kind)
+        self.message, self.kind = message, kind
+
+    def __str__(self):
+        return self.message
+
+
+class DownloadTimeout(DownloadError, TimeoutError):
+    """The server did not answer (or send the body) in time: also a builtin ``TimeoutError``,
+    as ``failure.check(TimeoutError)`` finds Scrapy's (twisted's) timeouts."""
+
+
+class DownloadConnectionError(DownloadError, ConnectionError):
+    """No connection (refused, reset, DNS lookup failed): also a builtin ``ConnectionError``."""
+
+
 class RecordError(ScrapepoolError):
     """A record that cannot become plain data (see :mod:`scrapepool.spiders.records`).
 

@@ -158,3 +158,45 @@ class ShapesStartUrls(Spider):
     def shaped(self, response):
         # The test's pages answer with the X-Shaped header they got as their title.
         yield {"url": response.url, "via": "shaped", "header": response.soup.title.get_text()}
+
+
+class ErrbackSpider(Spider):
+    """Errbacks get a Failure as Scrapy's documentation uses it (docs/topics/request-response.rst,
+    "Using errbacks to catch exceptions in request processing"): ``failure.check(HttpError)``,
+    ``failure.value.response``, ``failure.request``; and still the dict of before."""
+
+    base = ""
+    dead = ""  # a URL on a port nothing listens on
+
+    def start_requests(self):
+        yield Request(self.base + "/missing", errback=self.on_error, cb_kwargs={"why": "gone"},
+                      meta={"m": 1})
+        yield Request(self.dead + "/nothing", errback=self.on_error)
+
+    def parse(self, response):
+        yield {"url": response.url, "via": "callback"}
+
+    def on_error(self, failure):
+        from scrapepool import Failure, HttpError
+
+        response = failure.value.response if failure.check(HttpError) else None
+        yield {
+            "via": "errback",
+            "is_failure": isinstance(failure, Failure) and isinstance(failure, dict),
+            "url": failure["url"], "status": failure["status"], "kind": failure["kind"],
+            "check_http": getattr(failure.check(HttpError), "__name__", None),
+            "check_timeout": getattr(failure.check(TimeoutError), "__name__", None),
+            "check_conn": getattr(failure.check(ConnectionError), "__name__", None),
+            "check_first": getattr(failure.check(KeyError, ConnectionError, HttpError), "__name__", None),
+            "value_type": type(failure.value).__name__,
+            "value_has_response": hasattr(failure.value, "response"),
+            "response_status": response.status if response is not None else None,
+            "response_url": response.url if response is not None else None,
+            "response_body": response.text if response is not None else None,
+            "request_url": failure.request.url,
+            "request_cb_kwargs": failure.request.cb_kwargs,
+            "request_meta_m": failure.request.meta.get("m"),
+            "request_errback": failure.request.errback,
+            "message": failure.getErrorMessage(),
+            "has_response_attr": hasattr(failure, "response"),
+        }

@@ -364,3 +364,81 @@ def test_seeds_become_start_urls_that_an_overridden_start_requests_shapes(tmp_pa
                      key=lambda r: r["url"])
     assert [(r["url"], r["via"], r["header"]) for r in records] == [
         (server.url + "/", "shaped", "yes"), (server.url + "/b", "shaped", "yes")]
+
+
+# -- errbacks get a Failure ------------------------------------------------------------------
+
+def _unused_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_errback_gets_a_failure_as_scrapy_documents_it(site_server, crawl_spider):
+    """Scrapy: docs/topics/request-response.rst, "Using errbacks to catch exceptions in request
+    processing": ``failure.check(HttpError)`` then ``failure.value.response``; ``failure.request``
+    (with its cb_kwargs: "Accessing additional data in errback functions"); a connection error
+    is another class, with no response. The dict of before still answers ``failure["status"]``."""
+    server = site_server({"/missing": Page("not here", status=404)})
+    dead = f"http://127.0.0.1:{_unused_port()}"
+    result = crawl_spider(f"{SPIDERS}:ErrbackSpider", server, start=[], retries=0,
+                          spider_kwargs={"base": server.url, "dead": dead})
+    got = {r["url"]: r for r in result.records}
+    assert set(got) == {server.url + "/missing", dead + "/nothing"}, got
+    http = got[server.url + "/missing"]
+    assert http["via"] == "errback" and http["is_failure"]
+    assert (http["status"], http["kind"]) == (404, "http_404")                     # the dict still works
+    assert http["check_http"] == "HttpError" and http["value_type"] == "HttpError"
+    assert http["check_timeout"] is None and http["check_conn"] is None
+    assert http["check_first"] == "HttpError"
+    assert http["response_status"] == 404
+    assert http["response_url"] == server.url + "/missing" and http["response_body"] == "not here"
+    assert http["request_url"] == server.url + "/missing"
+    assert http["request_cb_kwargs"] == {"why": "gone"} and http["request_meta_m"] == 1
+    assert http["request_errback"] == "on_error"
+    assert "404" in http["message"]
+    assert http["has_response_attr"] is False                                   # as in Scrapy
+    conn = got[dead + "/nothing"]
+    assert conn["via"] == "errback" and conn["is_failure"]
+    assert conn["status"] is None and conn["kind"] == "connection"
+    assert conn["check_conn"] == "ConnectionError" and conn["check_first"] == "ConnectionError"
+    assert conn["check_http"] is None and conn["check_timeout"] is None
+    assert conn["value_type"] == "DownloadConnectionError"
+    assert conn["value_has_response"] is False and conn["response_status"] is None
+    assert conn["request_url"] == dead + "/nothing" and conn["request_cb_kwargs"] == {}
+    assert conn["message"].startswith("connection error")
+    assert result.stats["spider_errors"] == 0
+
+
+def test_failure_check_trap_and_message_as_twisted():
+    """twisted.python.failure.Failure: check() gives the first matching class or None; trap()
+    gives it or raises the exception again; getErrorMessage() is str(value). And each kind of
+    the fetcher's errors maps to its class (a timeout is also the builtin TimeoutError)."""
+    import pickle
+
+    import scrapepool
+    from scrapepool import DownloadConnectionError, DownloadError, DownloadTimeout, Failure, HttpError
+    from scrapepool.spiders.http import failure_value
+
+    assert {"Failure", "HttpError", "DownloadError", "DownloadTimeout"} <= set(scrapepool.__all__)
+    timeout = failure_value("timeout", "timed out after 3s")
+    failure = Failure({"url": "http://x/", "status": None}, Request("http://x/"), timeout)
+    assert failure == {"url": "http://x/", "status": None} and failure["url"] == "http://x/"
+    assert failure.check(HttpError) is None
+    assert failure.check(HttpError, TimeoutError, DownloadError) is TimeoutError
+    assert failure.check(DownloadTimeout) is DownloadTimeout and failure.type is DownloadTimeout
+    assert failure.trap(ConnectionError, DownloadError) is DownloadError
+    with pytest.raises(DownloadTimeout):
+        failure.trap(ConnectionError)
+    assert failure.getErrorMessage() == "timed out after 3s"
+    assert failure.request.url == "http://x/"
+    assert type(failure_value("connection", "connection error: refused")) is DownloadConnectionError
+    other = failure_value("redirect_loop", "redirect loop at http://x/")
+    assert type(other) is DownloadError and other.kind == "redirect_loop"
+    assert not isinstance(other, (TimeoutError, ConnectionError))
+    http = failure_value("http_500", "HTTP 500", response="the response")
+    assert type(http) is HttpError and http.response == "the response" and str(http) == "HTTP 500"
+    again = pickle.loads(pickle.dumps(timeout))  # STYLE.md trap 5: exceptions unpickle
+    assert type(again) is DownloadTimeout and (str(again), again.kind) == ("timed out after 3s", "timeout")

@@ -62,6 +62,7 @@ from multiprocessing.connection import wait
 from urllib.parse import urlsplit
 
 from .. import _messages as m
+from .._logqueue import coordinator_level, deliver
 from ..exceptions import OutputClosed, ScrapepoolError, UsageError, WriterDied, describe_exit
 from ..net.cookies import CookieJars, jar_key
 from ..net.downloader import download_budget, redirect_request
@@ -255,8 +256,9 @@ class Engine:
         self.jars = CookieJars(db.get("cookies") if resume else None)
         ctx = multiprocessing.get_context(s.start_method)
         self.job_queue = JobQueue(ctx)
+        # The fetchers log at the level chosen here; their records come back as Log events.
         self.supervisor = Supervisor(ctx, s, self.spider_ref, allowed, self.job_queue, ctx.Event(),
-                                     self.waiter)
+                                     self.waiter, coordinator_level())
         self.supervisor.start_writer(self.job.folder, db.durable, self._read_writer, self._writer_exited,
                                      shared)
         for i in range(s.workers):
@@ -436,6 +438,8 @@ class Engine:
             entry = self.ledger.get(msg.req_id)
             if entry is not None:
                 self.ledger.claim(msg.req_id, proc.pid, time.monotonic() + self._longest(entry.job))
+        elif kind is m.Log:
+            deliver(msg.record)
         elif kind is m.Idle:
             proc.idle_at = time.monotonic()
         elif kind is m.Goodbye:

@@ -113,7 +113,7 @@ class FetcherProcess:
 class Supervisor:
     """Starts, pins, replaces and stops the writer and the fetchers of one crawl."""
 
-    def __init__(self, ctx, settings, spider_ref, allowed, job_queue, stop_event, waiter):
+    def __init__(self, ctx, settings, spider_ref, allowed, job_queue, stop_event, waiter, log_level=None):
         self.ctx = ctx
         self.settings = settings
         self.spider_ref = spider_ref
@@ -127,6 +127,8 @@ class Supervisor:
         self.writer = None
         #: The coordinator's end of the writer's duplex control pipe.
         self.control = None
+        #: The level the fetchers log at (their records come back on their events pipes).
+        self.log_level = log_level
 
     def spawn(self, target, args, name):
         # Children must ignore SIGINT from the first instant (Ctrl-C reaches the whole
@@ -173,7 +175,7 @@ class Supervisor:
         current = self.ctx.RawValue("q", 0)
         process = self.spawn(run_fetcher, (self.job_queue, events_w, records_w, self.spider_ref,
                                            self.settings, self.allowed, current, self.cpu_for(index),
-                                           self.stop_event),
+                                           self.stop_event, self.log_level),
                              f"scrapepool-fetcher-{index}")
         events_w.close()
         records_w.close()

@@ -21,6 +21,7 @@ import math
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -30,7 +31,15 @@ from .. import _messages as m
 from .._exit import hard_exit
 from ..exceptions import CloseSpider, PageTooLarge
 from ..settings import MAX_SECONDS
-from ..spiders.http import CB_KWARGS_KEY, Request, Response, _callback_name, split_cb_kwargs
+from ..spiders.http import (
+    CB_KWARGS_KEY,
+    Failure,
+    Request,
+    Response,
+    _callback_name,
+    failure_value,
+    split_cb_kwargs,
+)
 from ..spiders.loading import load_spider
 from ..spiders.pipelines import PipelineRunner
 from ..spiders.records import RecordError, is_record, to_plain
@@ -320,6 +329,17 @@ class Fetcher:
                        "error": error, "kind": kind, "depth": job.depth, "meta": meta,
                        "cb_kwargs": cb_kwargs}
             if job.errback:
+                # As Scrapy's: the dict above is also a Failure with .request, .value, .check().
+                response = None
+                if kind and kind.startswith("http_"):  # HttpError: failure.value.response
+                    response = Response(result.final_url, result.status, result.headers, result.body,
+                                        max_elements=self.settings.max_elements, request_url=origin,
+                                        meta=meta, depth=job.depth, spider=self.spider,
+                                        cb_kwargs=cb_kwargs)
+                request = Request(origin, callback=job.callback, method=job.method, headers=job.headers,
+                                  body=job.body, meta=meta, dont_filter=job.dont_filter,
+                                  errback=job.errback, cb_kwargs=cb_kwargs)
+                failure = Failure(failure, request, failure_value(kind, error, response))
                 self.run_callback(getattr(self.spider, job.errback), (failure,), job, records, children,
                                   spider_errors)
             else:
@@ -538,7 +558,7 @@ class _ChannelClosed(Exception):
 
 
 def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, current, cpu=None,
-                stop=None):
+                stop=None, log_level=None):
     """Entry point of a fetcher process (this runs in the child).
 
     SIGINT and SIGTERM are ignored: Ctrl-C reaches the whole process group,
@@ -549,9 +569,19 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
     core whose caches hold none of its objects. Measured on the benchmark's S1 site,
     -w 2 -c 16, interleaved runs: 20.5-23.9 s pinned against 24.3-26.1 s not; with
     -w 1 -c 16, 37.5-41.5 s of fetcher CPU pinned against 44.4-45.8 s not.
+
+    ``log_level``: this process logs at that level, and its records go to the coordinator's
+    handlers as ``Log`` events (scrapepool/_logqueue.py; None: logging left as it is).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # print() in a spider goes to stderr: with -o - the writer owns stdout (its own fd 1).
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    if log_level is not None:
+        from .._logqueue import install_in_child
+
+        install_in_child(events.send, log_level)  # no threads yet; then the fetcher's locked send
     if cpu is not None:
         with contextlib.suppress(OSError):  # the CPU may have gone offline since
             os.sched_setaffinity(0, {cpu})
@@ -570,6 +600,10 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
         hard_exit(3)
     fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache, current,
                       stop)
+    if log_level is not None:
+        from .._logqueue import install_in_child
+
+        install_in_child(fetcher.send_event, log_level)  # from now on threads share the pipe
     try:
         fetcher.run()
     except (_ChannelClosed, BrokenPipeError, EOFError, ConnectionResetError):

@@ -15,7 +15,7 @@ from w3lib.encoding import html_to_unicode
 
 from ..urls import InvalidURL, join, resolve, split_credentials
 
-__all__ = ["Request", "Response"]
+__all__ = ["Failure", "Request", "Response"]
 
 logger = logging.getLogger("scrapepool.links")
 
@@ -60,7 +60,7 @@ class Request:
     :param meta: a JSON-serialisable dict handed to the callback as ``response.meta``.
     :param priority: higher is dispatched sooner.
     :param dont_filter: request it even if the same request was seen before.
-    :param errback: a method (or its name) called with a failure dict when the request fails.
+    :param errback: a method (or its name) called with a :class:`Failure` when the request fails.
     :param cookies: a dict of cookies to send with this request (kept in its jar afterwards).
     :param cb_kwargs: keyword arguments for the callback, as in Scrapy: ``callback(response,
         **cb_kwargs)``, also ``response.cb_kwargs``. JSON-serialisable, as ``meta``: they
@@ -295,3 +295,64 @@ class Response:
 
     def __repr__(self):
         return f"<Response {self.status} {self.url}>"
+
+
+class Failure(dict):
+    """What an errback gets, as Scrapy's (twisted's) ``Failure``: ``failure.request``, the
+    failed Request (its ``meta``, ``cb_kwargs``); ``failure.value``, the exception (an
+    :class:`~scrapepool.exceptions.HttpError` for an unhandled status, whose ``response`` is
+    the Response; a :class:`~scrapepool.exceptions.DownloadTimeout`, also a ``TimeoutError``;
+    a :class:`~scrapepool.exceptions.DownloadConnectionError`, also a ``ConnectionError``; else
+    a :class:`~scrapepool.exceptions.DownloadError`); ``check()``, ``getErrorMessage()``.
+
+    It is also the dict the errback got before (``failure["url"]``, ``["status"]``,
+    ``["error"]``, ``["kind"]``, ``["meta"]``, ``["cb_kwargs"]``...): as in Scrapy, there is
+    no ``failure.response``; ``failure.value.response`` it is."""
+
+    def __init__(self, data=(), request=None, value=None):
+        super().__init__(data)
+        self.request = request
+        self.value = value
+
+    @property
+    def type(self):
+        """The exception's class, as twisted's ``Failure.type``."""
+        return type(self.value) if self.value is not None else None
+
+    def check(self, *error_types):
+        """The first of ``error_types`` that the exception is an instance of, else None."""
+        for error_type in error_types:
+            if isinstance(self.value, error_type):
+                return error_type
+        return None
+
+    def trap(self, *error_types):
+        """As twisted's: the matching class, or the exception is raised again."""
+        error_type = self.check(*error_types)
+        if error_type is None:
+            self.raiseException()
+        return error_type
+
+    def raiseException(self):
+        raise self.value
+
+    def getErrorMessage(self):
+        """The exception's message, as twisted's ``Failure.getErrorMessage``."""
+        return str(self.value) if self.value is not None else str(self.get("error", ""))
+
+    def __repr__(self):
+        return f"<Failure {self.type.__name__ if self.value is not None else None}: {self.getErrorMessage()}>"
+
+
+def failure_value(kind, error, response=None):
+    """The exception of a failed page whose (stats) ``kind`` and ``error`` the fetcher knows:
+    ``http_<status>`` is an HttpError carrying ``response``."""
+    from ..exceptions import DownloadConnectionError, DownloadError, DownloadTimeout, HttpError
+
+    if kind and kind.startswith("http_") and response is not None:
+        return HttpError(response, error)
+    if kind == "timeout":
+        return DownloadTimeout(error, kind)
+    if kind == "connection":
+        return DownloadConnectionError(error, kind)
+    return DownloadError(error, kind)
