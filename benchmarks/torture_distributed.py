@@ -70,6 +70,7 @@ from torture import make_site
 
 from scrapepool.redis_store import crawl_prefix
 from scrapepool.testing.testserver import Page, SiteServer
+from tests.conftest import _env as child_env  # the machines import the scrapepool next to this script
 from tests.process_groups import kill_process_group
 from tests.redis_server import RedisServer
 
@@ -85,15 +86,6 @@ def site_pages(n, delay):
 def path_of(url):
     parts = urlsplit(url)
     return parts.path + ("?" + parts.query if parts.query else "")
-
-
-def child_env():
-    """The machines import the scrapepool next to this script, as this script does."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("COLUMNS", None)
-    return env
 
 
 class Log:

@@ -60,7 +60,7 @@ class Idle(NamedTuple):
 
 
 class Log(NamedTuple):
-    #: A log record made plain (scrapepool/_logqueue.py): handled by the coordinator's handlers.
+    #: A log record made plain (scrapepool/_logrelay.py): handled by the coordinator's handlers.
     record: dict
 
 

@@ -4,6 +4,7 @@ At module level: spawned fetchers import them as ``tests.scrapy_api_spiders:Name
 """
 
 from scrapepool import CloseSpider, Request, Spider
+from tests.fault_spiders import ClosesOnStop
 
 
 def _path(url):
@@ -61,19 +62,12 @@ class AllStatusSpider(Spider):
         return {"path": _path(failure["url"]), "status": failure["status"], "via": "error_record"}
 
 
-class ClosedSpider(Spider):
+class ClosedSpider(ClosesOnStop):
     """Appends the reason of every closed() call to ``closed_file``; raises CloseSpider on a
     page whose path contains 'stop'; closed() raises when ``closed_raises`` is set."""
 
     closed_file = ""
     closed_raises = ""
-
-    def parse(self, response):
-        yield {"url": response.url}
-        if "stop" in response.url:
-            raise CloseSpider("enough")
-        for a in response.select("a[href]"):
-            yield response.follow(a)
 
     def closed(self, reason):
         with open(self.closed_file, "a") as f:

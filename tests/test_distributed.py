@@ -31,6 +31,7 @@ import pytest
 
 from scrapepool.settings import POISON_LIMIT
 from scrapepool.testing.testserver import Page, SiteServer
+from tests.conftest import _env
 from tests.process_groups import kill_process_group
 from tests.real_world_sites import LoginSite
 from tests.redis_server import (RedisServer, free_port, new_crawl_id, redis_server,  # noqa: F401
@@ -116,14 +117,6 @@ def page_requests(server):
 
 
 # -- machines ---------------------------------------------------------------------------------------
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("COLUMNS", None)
-    return env
-
 
 def wait_until(condition, what, timeout=CONDITION_WAIT, every=0.05):
     """Poll ``condition`` every ``every`` s until it holds; fail after ``timeout`` s."""

@@ -1,6 +1,6 @@
 """Issue 16: what spider code logs or prints in a fetcher process reaches the user.
 
-Log records go through the coordinator's handlers (scrapepool/_logqueue.py), so they honour
+Log records go through the coordinator's handlers (scrapepool/_logrelay.py), so they honour
 -v/-q and land in --log-file; print() goes to stderr, never into ``-o -``.
 """
 

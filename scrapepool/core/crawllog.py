@@ -91,12 +91,13 @@ class CrawlLog:
         c[1] += info.get("records", 0)
         c[2] += len(info.get("spider_errors", ()))
 
-    def tick(self, now_wall, stats, pids=()):
-        """Add a point every ``SAMPLE_EVERY`` s; ``pids``: (kind, pid) of the live children."""
+    def due(self, now_wall):
+        """Whether a point is due (one every ``SAMPLE_EVERY`` s): the caller then calls
+        :meth:`sample`, and only then looks up the children's pids."""
         if now_wall < self._next:
-            return
+            return False
         self._next = now_wall + self.every
-        self.sample(now_wall, stats, pids)
+        return True
 
     def sample(self, now_wall, stats, pids=()):
         t = round(self.offset + now_wall - self.started, 2)

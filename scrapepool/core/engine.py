@@ -62,7 +62,7 @@ from multiprocessing.connection import wait
 from urllib.parse import urlsplit
 
 from .. import _messages as m
-from .._logqueue import coordinator_level, deliver
+from .._logrelay import coordinator_level, deliver
 from ..exceptions import OutputClosed, ScrapepoolError, UsageError, WriterDied, describe_exit
 from ..net.cookies import CookieJars, jar_key
 from ..net.downloader import download_budget, redirect_request
@@ -688,7 +688,8 @@ class Engine:
     def _checkpoint(self, final=False):
         kv = {"stats": self.stats.as_dict()}
         now = time.time()
-        self.log.tick(now, self.stats, self._child_pids())
+        if self.log.due(now):
+            self.log.sample(now, self.stats, self._child_pids())
         if final or now - self._log_saved_at >= LOG_SAVE_EVERY:
             self._log_saved_at = now
             kv["crawllog"] = self.report_data(now)["log"]

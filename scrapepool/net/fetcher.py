@@ -312,11 +312,14 @@ class Fetcher:
         meta, cb_kwargs = split_cb_kwargs(job.meta)
         if job.hops:  # as Scrapy's RedirectMiddleware tells the callback (and the errback)
             meta = {**meta, "redirect_urls": [origin, *job.hops[:-1]]}
+
+        def make_response():
+            return Response(result.final_url, result.status, result.headers, result.body,
+                            max_elements=self.settings.max_elements, request_url=origin, meta=meta,
+                            depth=job.depth, spider=self.spider, cb_kwargs=cb_kwargs)
+
         if error is None:
-            response = Response(result.final_url, result.status, result.headers, result.body,
-                                max_elements=self.settings.max_elements,
-                                request_url=origin, meta=meta, depth=job.depth, spider=self.spider,
-                                cb_kwargs=cb_kwargs)
+            response = make_response()
             callback = getattr(self.spider, job.callback or "parse")
             try:
                 self.run_callback(callback, (response,), job, records, children, spider_errors,
@@ -330,12 +333,8 @@ class Fetcher:
                        "cb_kwargs": cb_kwargs}
             if job.errback:
                 # As Scrapy's: the dict above is also a Failure with .request, .value, .check().
-                response = None
-                if kind and kind.startswith("http_"):  # HttpError: failure.value.response
-                    response = Response(result.final_url, result.status, result.headers, result.body,
-                                        max_elements=self.settings.max_elements, request_url=origin,
-                                        meta=meta, depth=job.depth, spider=self.spider,
-                                        cb_kwargs=cb_kwargs)
+                http_error = kind is not None and kind.startswith("http_")
+                response = make_response() if http_error else None  # HttpError: failure.value.response
                 request = Request(origin, callback=job.callback, method=job.method, headers=job.headers,
                                   body=job.body, meta=meta, dont_filter=job.dont_filter,
                                   errback=job.errback, cb_kwargs=cb_kwargs)
@@ -571,7 +570,7 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
     -w 1 -c 16, 37.5-41.5 s of fetcher CPU pinned against 44.4-45.8 s not.
 
     ``log_level``: this process logs at that level, and its records go to the coordinator's
-    handlers as ``Log`` events (scrapepool/_logqueue.py; None: logging left as it is).
+    handlers as ``Log`` events (scrapepool/_logrelay.py; None: logging left as it is).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -579,7 +578,7 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     if log_level is not None:
-        from .._logqueue import install_in_child
+        from .._logrelay import install_in_child
 
         install_in_child(events.send, log_level)  # no threads yet; then the fetcher's locked send
     if cpu is not None:
@@ -601,7 +600,7 @@ def run_fetcher(job_queue, events, records, spider_ref, settings, allowed, curre
     fetcher = Fetcher(job_queue, events, records, spider, settings, domains, pipelines, cache, current,
                       stop)
     if log_level is not None:
-        from .._logqueue import install_in_child
+        from .._logrelay import install_in_child
 
         install_in_child(fetcher.send_event, log_level)  # from now on threads share the pipe
     try:

@@ -1,4 +1,4 @@
-"""Log records of the fetcher processes, handled by the coordinator's handlers.
+"""Log records of the fetcher processes, relayed to the coordinator's handlers.
 
 A spawned child starts with logging unconfigured (STYLE.md, trap 4), so what a spider
 logged in a callback was lost. Each fetcher's root logger gets a :class:`EventsHandler`
