@@ -225,7 +225,7 @@ class Downloader:
         self._proxy_managers.clear()
 
     def fetch(self, url, method="GET", headers=None, body=None, not_before=0.0, cookies=None,
-              follow_redirects=False, retries=None, timeout=None, max_bytes=None, budget=None):
+              follow_redirects=False, retries=None, timeout=None, max_bytes=None):
         """Download ``url``; never raises for network or HTTP trouble, it returns it.
 
         :param cookies: cookie dicts to send (None: cookies are off). Redirect hops and
@@ -238,8 +238,6 @@ class Downloader:
             Scrapy's ``download_timeout``.
         :param max_bytes: largest body (None: the ``max_bytes`` setting; ``math.inf``: no
             limit); Scrapy's ``download_maxsize``.
-        :param budget: seconds the tries and back-offs may take in all, from the first try
-            (None: no bound beyond their own): no retry starts, and no try runs, past it.
         """
         jar = jar_from_dicts(cookies) if cookies is not None else None
         if jar is not None and headers and "Cookie" in headers:
@@ -252,19 +250,17 @@ class Downloader:
                 if sep and name:
                     jar.set_cookie(create_cookie(name, value, domain=host, path="/"))
         result = self._fetch(url, method, headers, body, not_before, jar, follow_redirects,
-                             retries, timeout, max_bytes, budget)
+                             retries, timeout, max_bytes)
         if jar is not None:
             result.cookies = jar_changes(cookies, jar)
         return result
 
     def _fetch(self, url, method, headers, body, not_before, jar, follow, retries=None, timeout=None,
-               max_bytes=None, budget=None):
+               max_bytes=None):
         s = self.settings
         retries = s.retries if retries is None else retries
         timeout = s.timeout if timeout is None else timeout
         attempt = 0
-        end = None
-        result = None
         while True:
             wait = not_before - time.time()
             if wait > 0:
@@ -272,19 +268,10 @@ class Downloader:
                     time.sleep(wait)  # the host's delay: kept even while the crawl stops
                 elif self.stop.wait(wait):  # a back-off, cut short by Ctrl-C
                     return _interrupted(url, attempt)
-            try_timeout = timeout
-            if budget is not None:
-                if end is None:
-                    end = time.monotonic() + budget
-                left = end - time.monotonic()
-                if result is not None and left <= 0:
-                    result.retries = attempt - 1
-                    return result
-                try_timeout = min(timeout, max(left, 0.001))
             self._answered = None
             began = time.monotonic()
             try:
-                result = self._try(url, method, headers, body, jar, follow, try_timeout, max_bytes)
+                result = self._try(url, method, headers, body, jar, follow, timeout, max_bytes)
                 result.started = self._answered
                 result.latency = time.monotonic() - began
             except _Fail as fail:
@@ -303,12 +290,8 @@ class Downloader:
                 return result
             if self.stop.is_set():
                 return _interrupted(url, attempt + 1)
-            backoff = self._backoff(attempt + 1, result)
-            if end is not None and time.monotonic() + backoff >= end:
-                result.retries = attempt  # no time left for another try within the budget
-                return result
             attempt += 1
-            not_before = time.time() + backoff
+            not_before = time.time() + self._backoff(attempt, result)
 
     def _backoff(self, attempt, result):
         s = self.settings
