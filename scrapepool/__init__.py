@@ -1,6 +1,6 @@
 """scrapepool: a multiprocess web-scraping framework.
 
-Spiders parse with BeautifulSoup on every core; the output is written exactly
+Spiders parse with parsel selectors or BeautifulSoup on every core; the output is written exactly
 once, through crashes, Ctrl-C and kill -9, and a job directory resumes a crawl.
 
 Usage::
@@ -8,7 +8,7 @@ Usage::
     >>> from scrapepool import Spider, crawl
     >>> class Titles(Spider):
     ...     def parse(self, response):
-    ...         yield {"url": response.url, "title": response.soup.title.string}
+    ...         yield {"url": response.url, "title": response.css("title::text").get()}
 
 The public names are imported on first use: the writer process, the pytest
 plugin and ``scrapepool --help`` need only a few modules, and importing
@@ -45,6 +45,8 @@ _EXPORTS = {
     "Link": "spiders.rules",
     "LinkExtractor": "spiders.rules",
     "Rule": "spiders.rules",
+    "Selector": "spiders.selector",
+    "SelectorList": "spiders.selector",
     "Settings": "settings",
     "SitemapSpider": "spiders.sitemap",
     "sitemap_urls_from_robots": "spiders.sitemap",

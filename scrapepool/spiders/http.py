@@ -12,6 +12,7 @@ import logging
 import re
 
 from w3lib.encoding import html_to_unicode
+from w3lib.url import safe_url_string
 
 from ..urls import InvalidURL, join, resolve, split_credentials
 
@@ -28,6 +29,8 @@ CB_KWARGS_KEY = "_cb_kwargs"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 _BASE_RE = re.compile(rb"<base\s", re.I)
+#: A character that safe_url_string would percent-encode (outside RFC 3986's sets, or a space).
+_UNSAFE_URL_RE = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
 #: WHATWG MIME sniffing's HTML signatures (and <meta>), after leading whitespace and comments.
 _HTML_SNIFF_RE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta|script|iframe"
                             rb"|h1|div|font|table|a|style|b|br|p)(?=[\s>/])", re.I | re.S)
@@ -187,6 +190,7 @@ class Response:
         self._text = None
         self._encoding = None
         self._soup = None
+        self._selector = None
         self._base = None
         #: Distinct links of this page that link extraction skipped because they are malformed
         #: (see :meth:`note_invalid_link`); the fetcher adds them to the stats' ``invalid_links``.
@@ -235,6 +239,36 @@ class Response:
             self._soup = make_soup(self.text, self.max_elements)
         return self._soup
 
+    @property
+    def selector(self):
+        """The page's :class:`~scrapepool.spiders.selector.Selector` (parsel, over lxml), built
+        once on first use: ``html``, ``xml`` or ``json`` by the Content-Type, as Scrapy's."""
+        if self._selector is None:
+            from .selector import Selector
+
+            self._selector = Selector(self)
+        return self._selector
+
+    def css(self, query):
+        """``response.selector.css(query)``: a SelectorList (``::text``, ``::attr(name)``)."""
+        return self.selector.css(query)
+
+    def xpath(self, query, namespaces=None, **variables):
+        """``response.selector.xpath(query)``; keyword arguments are XPath variables (``$name``)."""
+        return self.selector.xpath(query, namespaces=namespaces, **variables)
+
+    def jmespath(self, query, **kwargs):
+        """``response.selector.jmespath(query)``: for JSON bodies (and JSON inside a page)."""
+        return self.selector.jmespath(query, **kwargs)
+
+    def re(self, regex, replace_entities=True):
+        """Every match of ``regex`` in the page (its groups, if it has some), entities replaced."""
+        return self.selector.re(regex, replace_entities=replace_entities)
+
+    def re_first(self, regex, default=None, replace_entities=True):
+        """The first match of ``regex`` in the page, else ``default``."""
+        return self.selector.re_first(regex, default=default, replace_entities=replace_entities)
+
     def select(self, css):
         """``response.soup.select(css)``."""
         return self.soup.select(css)
@@ -254,29 +288,118 @@ class Response:
             self._base = self.url
             # A byte search first: most pages have no <base>, and a tree search costs.
             if self.is_html and _BASE_RE.search(self.body):
-                tag = self.soup.find("base", href=True)
-                if tag is not None and tag["href"].strip():
+                href = self._base_href()
+                if href is not None and href.strip():
                     try:
-                        self._base = resolve(self.url, tag["href"].strip())[0]
+                        self._base = resolve(self.url, href.strip())[0]
                     except InvalidURL as exc:
                         # As browsers do: a <base> that is no URL leaves the page's own URL.
-                        self.note_invalid_link(tag["href"], exc)
+                        self.note_invalid_link(href, exc)
         return self._base
+
+    def _base_href(self):
+        """The ``href`` of the page's first ``<base href>``, from whichever tree is built
+        (the selector's when neither is: ~0.4 ms against the soup's ~3 ms)."""
+        if self._soup is not None:
+            tag = self._soup.find("base", href=True)
+            return None if tag is None else tag["href"]
+        found = self.selector.root.xpath("//base[@href][1]/@href") \
+            if self.selector.type == "html" else ()
+        return str(found[0]) if found else None
 
     def urljoin(self, href):
         """Resolve ``href`` against the page's base URL."""
         return join(self.base_url, href.strip())
 
-    def follow(self, href, callback=None, meta=None, **kwargs):
-        """A :class:`Request` for ``href`` (a string or an ``<a>`` tag) relative to this page.
+    def _href(self, link):
+        """The URL text of what ``follow`` was given: a string, a selector (of an ``<a>`` or
+        ``<link>``, or of an attribute), a :class:`~scrapepool.spiders.rules.Link`, or a
+        BeautifulSoup tag."""
+        from parsel import Selector as ParselSelector
+        from parsel import SelectorList as ParselSelectorList
+
+        from .selector import url_from_selector
+
+        if link is None:
+            raise ValueError("url can't be None")
+        if isinstance(link, str):
+            return link
+        if isinstance(link, ParselSelector):
+            return url_from_selector(link)
+        if isinstance(link, ParselSelectorList):
+            raise ValueError("SelectorList is not supported: follow() takes one selector "
+                             "(follow_all() takes a list)")
+        if isinstance(link, tuple) and hasattr(link, "url"):  # a Link
+            return link.url
+        if hasattr(link, "get"):  # a BeautifulSoup tag
+            return link.get("href") or ""
+        raise TypeError(f"cannot follow {type(link).__name__} {link!r}")
+
+    def follow(self, url, callback=None, meta=None, encoding=None, **kwargs):
+        """A :class:`Request` for ``url`` relative to this page, as Scrapy's ``response.follow``:
+        ``url`` is a string, a selector (``response.css("a.next")[0]`` or
+        ``response.css("a::attr(href)")[0]``), a Link, or a BeautifulSoup ``<a>`` tag.
 
         :raises ValueError: (:class:`~scrapepool.urls.InvalidURL`) for a malformed http(s)
-            URL, as Scrapy's does: the spider named this URL itself and should hear of it.
+            URL, as Scrapy's does: the spider named this URL itself and should hear of it;
+            also for None, a SelectorList, or an element other than ``<a>``/``<link>``.
+
+        A non-ASCII query is percent-encoded in the page's ``encoding`` (or the one given),
+        as browsers and Scrapy's Request do; the path always as UTF-8.
         """
-        if hasattr(href, "get") and not isinstance(href, str):
-            href = href.get("href") or ""
-        url, _ = resolve(self.base_url, href.strip())
-        return Request(url, callback=callback, meta=meta, **kwargs)
+        url, _ = resolve(self.base_url, self._href(url).strip())
+        return Request(self._safe(url, encoding), callback=callback, meta=meta, **kwargs)
+
+    def _safe(self, url, encoding=None):
+        """``url`` as Scrapy's Request holds it: w3lib's ``safe_url_string`` (spaces and
+        non-ASCII percent-encoded). Only URLs that need it go through w3lib: a regex search
+        costs ~0.3 us, the call ~10 us, and a page of the benchmark site has ~40 links."""
+        if _UNSAFE_URL_RE.search(url) is None:
+            return url
+        return safe_url_string(url, encoding or self.encoding)
+
+    def follow_all(self, urls=None, callback=None, meta=None, css=None, xpath=None, encoding=None,
+                   **kwargs):
+        """Requests for many links at once, as Scrapy's ``response.follow_all``: ``urls`` (an
+        iterable of what :meth:`follow` takes, a SelectorList among them), or the elements a
+        ``css`` or ``xpath`` query selects (exactly one of the three).
+
+        Selected elements without an ``href``, or that are not ``<a>``/``<link>``, are
+        skipped, as in Scrapy. So is a malformed link (and counted, as link extraction
+        counts it: ``invalid_links``), where Scrapy's raises: these links come from the
+        page, and one bad href must not cost the page its other links.
+        """
+        from parsel import SelectorList as ParselSelectorList
+
+        from .selector import InvalidSelector
+
+        given = [x for x in (urls, css, xpath) if x is not None]
+        if len(given) != 1:
+            raise ValueError("Please supply exactly one of the following arguments: urls, css, xpath")
+        if css is not None:
+            urls = self.css(css)
+        elif xpath is not None:
+            urls = self.xpath(xpath)
+        if not hasattr(urls, "__iter__") or isinstance(urls, str):
+            raise TypeError("'urls' argument must be an iterable")
+        hrefs = []
+        for link in urls:
+            try:
+                hrefs.append(self._href(link).strip())
+            except InvalidSelector:
+                if not isinstance(urls, ParselSelectorList):
+                    raise
+        return self._follow_hrefs(hrefs, callback, meta, encoding, kwargs)
+
+    def _follow_hrefs(self, hrefs, callback, meta, encoding, kwargs):
+        base = self.base_url
+        for href in hrefs:
+            try:
+                url, _ = resolve(base, href)
+            except InvalidURL as exc:
+                self.note_invalid_link(href, exc)
+                continue
+            yield Request(self._safe(url, encoding), callback=callback, meta=meta, **kwargs)
 
     def note_invalid_link(self, href, reason):
         """Count and log (debug) a link that extraction skips because it is malformed.
