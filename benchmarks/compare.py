@@ -6,9 +6,11 @@
 Builds a deterministic site (pages of ~24 KB with ~40 links each: repeated
 spellings of ~9 internal targets, fragments, reordered queries, external
 hosts, mailto:, tel:, javascript:), serves it on 127.0.0.1 with a threaded
-server, crawls it with ``scrapepool crawl`` (the built-in spider: BS4 + lxml)
-and, if Scrapy is installed, with an equivalent Scrapy spider that parses each
-page with BeautifulSoup(lxml) too. Prints pages/s, CPU seconds, the peak RSS,
+server, and crawls it with two pairs of equivalent spiders: ``scrapepool crawl``
+with the built-in spider (BS4 + lxml) against a Scrapy spider that parses each page
+with BeautifulSoup(lxml) too (``scrapy_bs4_spider.py``), and a scrapepool user spider
+with parsel selectors (``bench_spiders.py:SelectorSpider``) against Scrapy's native
+selectors (``scrapy_css_spider.py``); the Scrapy ones if Scrapy is installed. Prints pages/s, CPU seconds, the peak RSS,
 PSS and USS of each crawler's whole process tree (RSS counts the pages that
 processes share once per process; PSS splits them, USS leaves them out), and
 whether the output has every page exactly once. Then, for scrapepool, the CPU
@@ -141,6 +143,8 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--only", nargs="+", metavar="CRAWLER",
+                    help="measure only these: scrapepool, scrapepool-css, scrapy+bs4, scrapy-css")
     args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="scrapepool-compare-")
     try:
@@ -151,15 +155,24 @@ def main(argv=None):
             seeds = os.path.join(work, "seeds.txt")
             with open(seeds, "w") as f:
                 f.write(server.url + "/\n")
-            crawlers = [("scrapepool", lambda out: [
-                sys.executable, "-m", "scrapepool", "crawl", seeds, "-o", out, "--no-robots",
-                "-w", str(args.workers), "-c", str(args.concurrency), "-q"])]
+            def scrapepool(*spider):
+                return lambda out: [
+                    sys.executable, "-m", "scrapepool", "crawl", seeds, "-o", out, "--no-robots",
+                    "-w", str(args.workers), "-c", str(args.concurrency), "-q", *spider]
+
+            def scrapy(spider_file):
+                return lambda out: [
+                    sys.executable, "-m", "scrapy", "runspider", os.path.join(HERE, spider_file),
+                    "-a", f"seeds={seeds}", "-O", f"{out}:jsonlines", "-s", "LOG_LEVEL=WARNING"]
+
+            crawlers = [("scrapepool", scrapepool()),
+                        ("scrapepool-css", scrapepool("-s", os.path.join(HERE, "bench_spiders.py:SelectorSpider")))]
             if shutil.which("scrapy") or _has_scrapy():
-                crawlers.append(("scrapy+bs4", lambda out: [
-                    sys.executable, "-m", "scrapy", "runspider", os.path.join(HERE, "scrapy_bs4_spider.py"),
-                    "-a", f"seeds={seeds}", "-O", f"{out}:jsonlines", "-s", "LOG_LEVEL=WARNING"]))
+                crawlers += [("scrapy+bs4", scrapy("scrapy_bs4_spider.py")),
+                             ("scrapy-css", scrapy("scrapy_css_spider.py"))]
             else:
                 print("Scrapy is not installed: measuring scrapepool only (pip install scrapy)")
+            crawlers = [c for c in crawlers if not args.only or c[0] in args.only]
             for name, make in crawlers:
                 for rep in range(args.reps):
                     out = os.path.join(work, f"{name}-{rep}.jsonl")
@@ -168,18 +181,18 @@ def main(argv=None):
                     ok, pages = verify(out, expected)
                     rows.append((name, rep + 1, pages, pages / wall if wall else 0, wall, cpu, mem,
                                  ok and rc == 0))
-                    if name == "scrapepool":
+                    if name.startswith("scrapepool"):
                         root = min(procs, key=lambda pid: procs[pid][0]) if procs else None
-                        kinds.append((rep + 1, pages, process_kinds(procs, root)))
-        print(f"\n{'crawler':<12} {'rep':>3} {'pages':>6} {'pages/s':>8} {'wall s':>7} {'CPU s':>7} "
+                        kinds.append((name, rep + 1, pages, process_kinds(procs, root)))
+        print(f"\n{'crawler':<14} {'rep':>3} {'pages':>6} {'pages/s':>8} {'wall s':>7} {'CPU s':>7} "
               f"{'peak MB: RSS':>12} {'PSS':>5} {'USS':>5}  verified")
         for name, rep, pages, rate, wall, cpu, mem, ok in rows:
-            print(f"{name:<12} {rep:>3} {pages:>6} {rate:>8.1f} {wall:>7.1f} {cpu:>7.1f} {mem['rss']:>12.0f} "
+            print(f"{name:<14} {rep:>3} {pages:>6} {rate:>8.1f} {wall:>7.1f} {cpu:>7.1f} {mem['rss']:>12.0f} "
                   f"{mem['pss']:>5.0f} {mem['uss']:>5.0f}  {'yes' if ok else 'NO'}")
         print("\nscrapepool, CPU ms per page by process kind (as last sampled, every 0.25 s: lower bounds):")
-        for rep, pages, k in kinds:
+        for name, rep, pages, k in kinds:
             per = {key: 1000 * v / max(pages, 1) for key, v in k.items()}
-            print(f"  rep {rep}: coordinator {per['coordinator']:.2f}, writer {per['writer']:.2f}, "
+            print(f"  {name} rep {rep}: coordinator {per['coordinator']:.2f}, writer {per['writer']:.2f}, "
                   f"fetchers {per['fetchers']:.2f} (all fetchers together)")
         return 0 if all(r[-1] for r in rows) else 1
     finally:

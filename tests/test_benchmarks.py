@@ -17,6 +17,9 @@ def test_compare_crawls_its_site_exactly_once(capsys, monkeypatch):
     monkeypatch.setattr(compare.shutil, "which", lambda name: None)
     assert compare.main(["--pages", "60", "--workers", "2", "--concurrency", "4"]) == 0
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.startswith("scrapepool"))
-    assert row.split()[2] == "60" and row.endswith("yes")
+    rows = {line.split()[0]: line for line in out.splitlines()
+            if line.startswith("scrapepool") and line.endswith(("yes", "NO"))}
+    assert set(rows) == {"scrapepool", "scrapepool-css"}  # the built-in spider, the selector spider
+    for row in rows.values():
+        assert row.split()[2] == "60" and row.endswith("yes")
     assert "coordinator" in out and "fetchers" in out
