@@ -1,4 +1,5 @@
-"""The ``scrapepool`` command: ``crawl``, ``demo``, ``serve-demo`` and ``frontier``.
+"""The ``scrapepool`` command: ``crawl``, ``demo``, ``serve-demo``, ``frontier``, ``report``,
+``shell``, ``fetch`` and ``genspider``.
 
 Exit status: 0 when the crawl completed, 2 for a usage error, 1 for another
 fatal error, 130 / 143 after SIGINT / SIGTERM (the job can be resumed).
@@ -109,6 +110,35 @@ def _add_crawl_options(p):
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
+def _add_fetch_options(p):
+    """The crawl's options that apply to one page (``shell``, ``fetch``): its -c is the shell's code."""
+    p.add_argument("-s", "--spider", help="use this spider's custom_settings and default_headers "
+                                         "(pkg.module:Class or path/to/file.py:Class)")
+    p.add_argument("-a", dest="spider_args", action="append", default=[], metavar="NAME=VALUE",
+                   help="spider argument, set as an attribute of the spider (repeatable)")
+    p.add_argument("--set", dest="set_options", action="append", default=[], metavar="NAME=VALUE",
+                   help="any setting, as for crawl (repeatable)")
+    p.add_argument("-H", "--header", action="append", default=None, metavar="'NAME: VALUE'",
+                   help="default request header (repeatable)")
+    p.add_argument("--user-agent", help="User-Agent header, also matched against robots.txt")
+    p.add_argument("--no-robots", dest="robots", action="store_const", const=False, default=None,
+                   help="do not fetch or obey robots.txt (obeyed by default, as in a crawl)")
+    p.add_argument("--no-cookies", dest="cookies", action="store_const", const=False, default=None,
+                   help="do not keep or send cookies")
+    p.add_argument("--no-redirect", dest="redirect", action="store_false",
+                   help="do not follow redirects: a 3xx response is the response")
+    p.add_argument("--http-cache", "--cache-dir", dest="http_cache", metavar="DIR",
+                   help="read and store responses in this HTTP cache (a crawl's --http-cache)")
+    p.add_argument("--http-cache-expire", type=float, metavar="SECONDS",
+                   help="cached responses older than this are fetched again (default: never)")
+    p.add_argument("--timeout", type=float, help="seconds for a whole response (default: 30)")
+    p.add_argument("--retries", type=int, help="retries after the first try (default: 2)")
+    p.add_argument("--max-redirects", type=int, help="redirect hops followed (default: 10)")
+    p.add_argument("--max-bytes", type=int, help="largest body read (default: 10 MB)")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
 def make_parser():
     parser = _Parser(prog="scrapepool", description="A multiprocess web-scraping framework.")
     parser.add_argument("--version", action="version", version=f"scrapepool {__version__}")
@@ -135,6 +165,24 @@ def make_parser():
     report.add_argument("job_dir", metavar="JOBDIR", help="the crawl's --job-dir")
     report.add_argument("-o", "--output", default="crawl.html", metavar="FILE.html",
                         help="where to write it (default: crawl.html)")
+    shell = sub.add_parser("shell", help="fetch a page (or read a file) and explore it in a Python console")
+    shell.add_argument("target", nargs="?", metavar="URL|FILE",
+                       help="a URL, or a file's path (./page.html, file:///...); none: an empty shell")
+    shell.add_argument("-c", dest="code", metavar="CODE",
+                       help="evaluate CODE against the response, print the result and exit")
+    _add_fetch_options(shell)
+    fetch = sub.add_parser("fetch", help="fetch a page and print its body")
+    fetch.add_argument("target", metavar="URL|FILE", help="a URL, or a file's path")
+    fetch.add_argument("--headers", dest="print_headers", action="store_true",
+                       help="print the request's and the response's headers instead of the body")
+    _add_fetch_options(fetch)
+    gen = sub.add_parser("genspider", help="write a spider and its test from a template")
+    gen.add_argument("name", nargs="?", metavar="NAME", help="the spider's name (its file: NAME.py)")
+    gen.add_argument("domain", nargs="?", metavar="DOMAIN", help="its domain, or its start URL")
+    gen.add_argument("-t", "--template", default="basic", help="basic (default) or crawl (a CrawlSpider)")
+    gen.add_argument("-d", "--dir", default=".", metavar="DIR", help="write the files here (default: .)")
+    gen.add_argument("--force", action="store_true", help="overwrite the files if they are there")
+    gen.add_argument("-l", "--list", action="store_true", help="list the templates")
     serve = sub.add_parser("serve-demo", help="serve the demo site in the foreground")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--host", default="127.0.0.1")
@@ -372,6 +420,50 @@ def _frontier_command(args):
     return 0
 
 
+def _page_command(args):
+    """``shell`` and ``fetch``: one page, in this process, with the crawl's settings."""
+    from .api import build_settings
+    from .project import load_project
+    from .spiders.loading import load_spider
+    from .spiders.spider import Spider
+
+    # A console and a download in the foreground: Ctrl-C is Python's KeyboardInterrupt.
+    _stop_raising()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    setup_logging(args.verbose, args.quiet, None)
+    opts = _options(args)
+    sets = _set_options(args, opts)
+    spider_cls = load_spider(args.spider) if args.spider else Spider
+    settings = build_settings(spider_cls, opts, project=load_project(), sets=sets)
+    try:
+        spider = spider_cls(**settings.spider_kwargs)
+    except Exception as exc:  # the spider's own __init__: one line, as a fetcher reports it
+        raise UsageError(f"spider {spider_cls.__name__} could not start: "
+                         f"{type(exc).__name__}: {exc}") from None
+    if args.command == "fetch":
+        from .tools.fetch_command import run_fetch
+
+        return run_fetch(args.target, settings, spider, headers=args.print_headers, redirect=args.redirect)
+    from .tools.shell import run_shell
+
+    return run_shell(args.target, settings, spider, code=args.code, redirect=args.redirect)
+
+
+def _genspider_command(args):
+    from .tools.genspider import genspider, templates
+
+    if args.list:
+        print("Available templates:\n" + "".join(f"  {name}\n" for name in templates()), end="")
+        return 0
+    if not args.name or not args.domain:
+        raise UsageError("genspider needs a NAME and a DOMAIN: scrapepool genspider NAME DOMAIN")
+    spider_path, test_path = genspider(args.name, args.domain, args.template, args.dir, args.force)
+    print(f"Created spider {args.name!r} using template {args.template!r} in {spider_path}, "
+          f"and its test in {test_path}")
+    return 0
+
+
 def _main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
@@ -394,6 +486,10 @@ def _main(argv=None):
 
             setup_logging(False, False, None)
             return 0 if write_report_file(args.output, report_from_job_dir(args.job_dir)) else 1
+        if args.command == "genspider":
+            return _genspider_command(args)
+        if args.command in ("shell", "fetch"):
+            return _page_command(args)
         setup_logging(args.verbose, args.quiet, args.log_file)
         if args.command == "demo":
             from .demo.run import run_demo

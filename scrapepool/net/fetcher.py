@@ -314,9 +314,7 @@ class Fetcher:
             meta = {**meta, "redirect_urls": [origin, *job.hops[:-1]]}
 
         def make_response():
-            return Response(result.final_url, result.status, result.headers, result.body,
-                            max_elements=self.settings.max_elements, request_url=origin, meta=meta,
-                            depth=job.depth, spider=self.spider, cb_kwargs=cb_kwargs)
+            return build_response(result, self.settings, origin, meta, job.depth, self.spider, cb_kwargs)
 
         if error is None:
             response = make_response()
@@ -486,6 +484,17 @@ def _redirect_handled(spider, meta, status):
             or status in (getattr(spider, "handle_httpstatus_list", None) or ())
             or status in (meta.get("handle_httpstatus_list") or ())
             or bool(meta.get("handle_httpstatus_all", False)))
+
+
+def build_response(result, settings, request_url, meta=None, depth=0, spider=None, cb_kwargs=None):
+    """The :class:`Response` a callback gets for a download's :class:`FetchResult`.
+
+    One place for it, so that ``scrapepool shell`` and ``scrapepool fetch`` (scrapepool/tools/pagefetch.py)
+    show the very Response a spider would get for the same page.
+    """
+    return Response(result.final_url, result.status, result.headers, result.body,
+                    max_elements=settings.max_elements, request_url=request_url, meta=meta,
+                    depth=depth, spider=spider, cb_kwargs=cb_kwargs)
 
 
 def request_limits(meta, settings):
