@@ -6,6 +6,7 @@ Every crawl test talks to a real socket (scrapepool.testing.testserver.SiteServe
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,33 @@ def _env():
     return env
 
 
+def run_scrapepool(*args, cwd, stdin=None, env=None, timeout=50, text=True):
+    """``python -m scrapepool ARGS`` in ``cwd`` -> (rc, stdout, stderr); ``stdin`` piped in
+    (else none: a command that reads it gets EOF); bytes out with ``text=False``."""
+    proc = subprocess.run([sys.executable, "-m", "scrapepool", *map(str, args)], cwd=str(cwd),
+                          env=env or _env(), capture_output=True, text=text, timeout=timeout,
+                          input=stdin, stdin=subprocess.DEVNULL if stdin is None else None)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def package_source(src):
+    """A copy of what a source distribution holds (the package, pyproject.toml, README.md) in
+    the new folder ``src``, for tests that build or install the package as pip would."""
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "scrapepool", src / "scrapepool", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return src
+
+
+def one_line(err):
+    """The single line on stderr (and no traceback)."""
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
 @pytest.fixture
 def run_cli(tmp_path):
     """``run_cli(*args, cwd=None, timeout=50)`` runs ``python -m scrapepool ARGS`` -> (rc, stdout, stderr).
@@ -96,10 +124,7 @@ def run_cli(tmp_path):
     ``cwd`` defaults to the test's tmp_path, so the default output (crawl.jsonl) lands there.
     """
     def run(*args, cwd=None, timeout=50):
-        proc = subprocess.run([sys.executable, "-m", "scrapepool", *map(str, args)],
-                              cwd=str(cwd or tmp_path), env=_env(), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-        return proc.returncode, proc.stdout, proc.stderr
+        return run_scrapepool(*args, cwd=cwd or tmp_path, timeout=timeout)
     return run
 
 

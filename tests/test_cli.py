@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROBOTS, SITE_FIELDS, STATS_KEYS
+from conftest import ROBOTS, SITE_FIELDS, STATS_KEYS, one_line
 
 import scrapepool
 
@@ -28,13 +28,6 @@ def seeds_file(tmp_path, *lines, name="seeds.txt"):
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
 
-
-def one_line(err):
-    """The single line on stderr (and no traceback)."""
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 # -- usage errors: exit 2, one line ------------------------------------------------------------

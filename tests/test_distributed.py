@@ -31,7 +31,7 @@ import pytest
 
 from scrapepool.settings import POISON_LIMIT
 from scrapepool.testing.testserver import Page, SiteServer
-from tests.conftest import _env
+from tests.conftest import _env, one_line
 from tests.process_groups import kill_process_group
 from tests.real_world_sites import LoginSite
 from tests.redis_server import (RedisServer, free_port, new_crawl_id, redis_server,  # noqa: F401
@@ -300,13 +300,6 @@ def crawl_keys(server, crawl_id):
     finally:
         client.close()
 
-
-def one_line(err):
-    """The single line on stderr (and no traceback)."""
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 # -- sharing a crawl --------------------------------------------------------------------------------

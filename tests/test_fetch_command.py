@@ -1,11 +1,9 @@
 """``scrapepool fetch URL``, run as a subprocess against a real server on 127.0.0.1."""
 
 import socket
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, _env
+from conftest import ROOT, one_line, run_scrapepool
 
 from scrapepool.testing.testserver import Page
 
@@ -28,17 +26,9 @@ def site(site_server):
 
 def fetch(*args, cwd=None, timeout=30):
     """``scrapepool fetch ARGS`` -> (rc, stdout bytes, stderr text)."""
-    proc = subprocess.run([sys.executable, "-m", "scrapepool", "fetch", *map(str, args)],
-                          cwd=str(cwd or ROOT), env=_env(), capture_output=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-    return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
+    rc, out, err = run_scrapepool("fetch", *args, cwd=cwd or ROOT, timeout=timeout, text=False)
+    return rc, out, err.decode("utf-8", "replace")
 
-
-def one_line(err):
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_prints_the_body_byte_for_byte(site):

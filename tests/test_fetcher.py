@@ -30,3 +30,65 @@ def test_offsite_and_non_http_links_are_never_sent():
     f = fetcher()
     assert f.child(Request("http://127.0.0.1:10/x"), set(), job(1, 0)) is None
     assert f.child(Request("mailto:a@b.c"), set(), job(1, 0)) is None
+
+
+def test_a_link_is_filtered_by_its_request_not_its_spelling():
+    """``seen`` and ``sent`` are keyed by what the fingerprint is made of (canonical URL,
+    method, body): spellings of one request are one link, another method or body another,
+    and the child carries the same fingerprint as before."""
+    from scrapepool.urls import canonical, fingerprint
+
+    f = fetcher()
+    seen = set()
+    a = f.child(Request("http://127.0.0.1:9/l?b=2&a=1"), seen, job(1, 0))
+    assert a is not None and a.fp == fingerprint(canonical("http://127.0.0.1:9/l?a=1&b=2"))
+    assert f.child(Request("http://127.0.0.1:9/l?a=1&b=2#x"), seen, job(1, 0)) is None
+    post = f.child(Request("http://127.0.0.1:9/l?a=1&b=2", method="POST", body=b"q"), seen, job(1, 0))
+    assert post is not None and post.fp == fingerprint(canonical(post.url), "POST", b"q")
+    url = "http://127.0.0.1:9/l?a=1&b=2"
+    assert f.child(Request(url, method="POST", body=b"q"), seen, job(1, 0)) is None
+    assert f.child(Request(url, method="POST", body=b"r"), seen, job(1, 0)) is not None
+
+
+def test_a_page_is_collected_when_its_callback_ends_and_the_gc_thresholds_come_back():
+    """The GC is held back while a callback runs, and the page's cyclic garbage is collected
+    as soon as it is done (fetcher._collect_after_page); the thresholds are left as they were."""
+    import gc
+    import weakref
+
+    from scrapepool import Spider
+    from scrapepool.net import fetcher as fetcher_module
+    from scrapepool.net.downloader import FetchResult
+
+    class Node:
+        pass
+
+    seen = {}
+
+    class CycleSpider(Spider):
+        def parse(self, response):
+            a, b = Node(), Node()
+            a.other, b.other = b, a  # a cycle, as a soup's tags and their parents
+            seen["ref"] = weakref.ref(a)
+            seen["threshold"] = gc.get_threshold()[0]
+            yield {"url": response.url}
+
+    class Pipe:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, msg):
+            self.sent.append(msg)
+
+    class Downloader:
+        def fetch(self, url, *args, **kwargs):
+            return FetchResult(url, 200, {"Content-Type": "text/html"}, b"<html><title>t</title></html>")
+
+    events, records = Pipe(), Pipe()
+    f = Fetcher(None, events, records, CycleSpider(), Settings(), DomainFilter(["127.0.0.1:9"]), None)
+    before = gc.get_threshold()
+    f.handle(job(1, 0), Downloader())
+    assert seen["threshold"] >= fetcher_module.CALLBACK_GC_THRESHOLD
+    assert gc.get_threshold() == before
+    assert seen["ref"]() is None  # collected by the time handle() returns
+    assert [r.records for r in records.sent] == [[{"url": "http://127.0.0.1:9/p1"}]]

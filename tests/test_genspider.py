@@ -2,12 +2,11 @@
 generated test passes against the generated spider, and the templates ship in the package."""
 
 import ast
-import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, _env
+from conftest import _env, one_line, package_source, run_scrapepool
 
 from scrapepool import cli
 from scrapepool.tools.genspider import genspider
@@ -16,17 +15,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def run(*args, cwd, timeout=30):
-    proc = subprocess.run([sys.executable, "-m", "scrapepool", "genspider", *map(str, args)], cwd=str(cwd),
-                          env=_env(), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-    return proc.returncode, proc.stdout, proc.stderr
+    return run_scrapepool("genspider", *args, cwd=cwd, timeout=timeout)
 
-
-def one_line(err):
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def spider_class(path):
@@ -131,12 +121,7 @@ def test_the_generated_tests_pass(tmp_path):
 
 def test_the_templates_ship_in_the_package(tmp_path):
     """A build of the package (what pip installs) holds the templates, and genspider works from it."""
-    src = tmp_path / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "scrapepool", src / "scrapepool",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    src = package_source(tmp_path / "src")
     build = tmp_path / "build"
     proc = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
                            "-d", str(build)], cwd=str(src), capture_output=True, text=True, timeout=60)

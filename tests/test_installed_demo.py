@@ -7,13 +7,12 @@ is run from yet another folder with only that install on PYTHONPATH.
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, load_jsonl
+from conftest import load_jsonl, package_source
 
 from scrapepool.demo import expected_counts
 
@@ -37,12 +36,7 @@ def install_command(src, target):
 
 @pytest.mark.timeout(300)
 def test_demo_runs_from_a_regular_install(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "scrapepool", src / "scrapepool",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    src = package_source(tmp_path / "src")
     target = tmp_path / "installed"
     install = subprocess.run(install_command(src, target), cwd=str(src), capture_output=True, text=True,
                              timeout=240)

@@ -9,7 +9,7 @@ local site, where each layer's effect is seen in the requests and the records.
 import textwrap
 
 import pytest
-from conftest import ROBOTS, build_linked_site, page_path
+from conftest import ROBOTS, build_linked_site, one_line, page_path
 
 import scrapepool
 from scrapepool import Spider
@@ -24,12 +24,6 @@ pytestmark = pytest.mark.timeout(60)
 def settings_from_set(*items, spider=Spider, project=None):
     return build_settings(spider, {}, project=project, sets=parse_set(items))
 
-
-def one_line(err):
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 # -- --set: names and values -----------------------------------------------------------------

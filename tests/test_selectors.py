@@ -301,3 +301,29 @@ def test_crawl_follows_single_selectors(crawl_spider):
     assert sorted(r["url"] for r in result.records) == [result.url + p for p in ("/", "/a", "/b")]
     # The <a> without href raised in the callback: counted, the page's record and links kept.
     assert result.stats["spider_errors"] == 1
+
+
+def test_follow_makes_urls_safe_as_scrapy_request():
+    """Scrapy's Request holds safe_url_string(url): the scheme and host lower-cased, and
+    spaces, brackets, quotes in a query... percent-encoded. The shortcut that skips w3lib for
+    URLs it would not change is checked against w3lib on generated URLs."""
+    import random
+
+    from w3lib.url import safe_url_string
+
+    from scrapepool.spiders.http import _SAFE_URL_RE
+
+    resp = html(b"<p/>", "http://example.com/dir/")
+    assert resp.follow("HTTP://Example.COM/a").url == "http://example.com/a"
+    assert resp.follow("/a[1] b?q='x'").url == "http://example.com/a%5B1%5D%20b?q=%27x%27"
+    assert resp.follow("/a?q=1#f#g").url == "http://example.com/a?q=1#f%23g"
+    rnd = random.Random(15)
+    alphabet = "aZ09-._~!$&'()*+,;=:@%/?#[] \"<>\\^`{|}é"
+    matched = 0
+    for _ in range(20_000):
+        url = "http://" + rnd.choice(["a.com", "A.com", "a.com:8080", "a.com."]) + "/" + \
+            "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(12)))
+        if _SAFE_URL_RE.match(url):
+            matched += 1
+            assert safe_url_string(url) == url, url
+    assert matched > 1000  # the shortcut is taken, so the check above checks something

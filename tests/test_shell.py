@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, _env
+from conftest import ROOT, _env, one_line, run_scrapepool
 
 from scrapepool.testing.testserver import Page
 
@@ -46,17 +46,8 @@ def site(site_server):
 
 def shell(*args, stdin="", cwd=None, env=None, timeout=30):
     """``scrapepool shell ARGS`` with ``stdin`` piped in -> (rc, stdout, stderr)."""
-    proc = subprocess.run([sys.executable, "-m", "scrapepool", "shell", *map(str, args)], input=stdin,
-                          cwd=str(cwd or ROOT), env=env or _env(), capture_output=True, text=True,
-                          timeout=timeout)
-    return proc.returncode, proc.stdout, proc.stderr
+    return run_scrapepool("shell", *args, stdin=stdin, cwd=cwd or ROOT, env=env, timeout=timeout)
 
-
-def one_line(err):
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def closed_port():

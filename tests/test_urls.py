@@ -131,3 +131,114 @@ def test_good_seed(url):
 ])
 def test_bad_seed_reasons(url, reason):
     assert reason in check_seed_url(url)
+
+
+def _generated(rnd, alphabet, pieces, n):
+    return ["".join(rnd.choice(pieces) if rnd.random() < 0.5 else rnd.choice(alphabet)
+                    for _ in range(rnd.randrange(0, 14))) for _ in range(n)]
+
+
+def test_join_shortcuts_agree_with_urljoin():
+    """join() concatenates for simple bases and hrefs instead of calling urljoin: the same
+    answer wherever a shortcut is taken, on generated cases (dot and empty segments, queries,
+    fragments, escapes, schemes, ports, upper case) and the benchmark site's spellings."""
+    import random
+    from urllib.parse import urljoin
+
+    from scrapepool.urls import _SIMPLE_ABSOLUTE, _SIMPLE_HREF, join
+
+    rnd = random.Random(15)
+    pieces = ["/", "./", "../", ".", "..", "//", "?", "#", "&", "=", "%41", "%", ";", ":", "a", "B", "x.html",
+              "http://", "https://", "HTTP://", "h.example", ":80", ":8080", "~", "_", "-", "+", " ", "@"]
+    alphabet = "abcXYZ019._~-/?#&=%;:+@ "
+    bases = ["http://127.0.0.1:18080/p/00001.html", "http://127.0.0.1:18080/", "https://h.example/a/b/",
+             "http://127.0.0.1:18080/l/00007.html?sort=asc&view=grid", "http://h/a?", "http://h/a#f",
+             "http://h/a//b/c.html", "http://h/a/./b/c", "http://h/a/../b/", "HTTP://H/a/b",
+             "http://h/a?x=1#f",
+             "http://u:p@h:81/d/e.html;p?q", "http://h/%7Ea/b.html", "http://h/.x/y", "http://h"]
+    hrefs = ["00002.html", "/p/00002.html", "./x.html", "../", "/./p/x.html", "x.html?", "x.html#c",
+             "http://127.0.0.1:18080/p/00003.html", "https://example.com/a", "x.html?b=2&a=1", "/", "a/",
+             "http://h", "http://h?x", "http://h/a;p", "http://h/a#", "http://h/a?", "/a/..", "a/.",
+             "%2e%2e/x", "#", "#top", "#a#b", "# x"]
+    hrefs += [h.strip() for h in _generated(rnd, alphabet, pieces, 4000)]  # callers strip
+    shortcuts = 0
+    for base in bases + ["http://h/" + h for h in _generated(rnd, alphabet, pieces, 50)]:
+        for href in hrefs:
+            if not href or href[0] == "?" or "///" in href[:9] or "\\" in href[:9]:
+                continue  # urljoin, or read as browsers do (test_edges_urls.py), before any shortcut
+            if not (_SIMPLE_HREF.match(href) or _SIMPLE_ABSOLUTE.match(href) or href[0] == "#"):
+                continue
+            shortcuts += 1
+            try:
+                expected = urljoin(base, href)
+            except ValueError:
+                continue
+            assert join(base, href) == expected, (base, href)
+    assert shortcuts > 5000
+
+
+def test_canonical_shortcut_agrees_with_w3lib():
+    """canonical() builds the answer itself for URLs of a simple shape instead of calling
+    w3lib: the same answer as the w3lib path on every generated URL."""
+    import random
+
+    from scrapepool.urls import _fast_canonical, canonical
+
+    rnd = random.Random(15)
+    pieces = ["/", "./", "../", ".", "..", "//", "?", "#", "&", "=", "a=1", "b=", "=x", "%41", "%2f",
+              "%", ";", ":", "a", "B", "x.html", "~", "_", "-", "+", " ", "@", "é"]
+    alphabet = "abcXYZ019._~-/?#&=%;:+@ "
+    hosts = ["h", "127.0.0.1", "Example.com", "a_b.example", "xn--nxasmq6b.example", "xn--abc", "-a.b",
+             "a..b", "a.", "h.example", "[::1]", "0x7f.1", "a-.b"]
+    ports = ["", ":80", ":443", ":8080", ":0", ":080", ":65535", ":65536", ":99999", ":"]
+    urls = ["http://127.0.0.1:18080/l/00007.html?view=grid&sort=asc#x", "http://h/a?b=2&a=1&a=0",
+            "http://h/a?a=2&a=1", "http://h/a?a=1&a", "http://h/a?ab=1&a=2", "http://h/a?a-b=1&a=2"]
+    simple = ["a", "x.html", "/", "b-c", "~d", "_", "?", "a=1", "&", "b=", "#", "q.", "0"]
+    for _ in range(6000):
+        scheme = rnd.choice(["http", "https", "HTTP"])
+        path = _generated(rnd, alphabet if rnd.random() < 0.5 else "ab/.=&", pieces if rnd.random() < 0.5
+                          else simple, 1)[0]
+        host, port = (rnd.choice(hosts[:6]), rnd.choice(ports[:4])) if rnd.random() < 0.5 \
+            else (rnd.choice(hosts), rnd.choice(ports))
+        urls.append(f"{scheme}://{host}{port}/{path}")
+    fast_used = 0
+    for url in urls:
+        fast = _fast_canonical(url)
+        if fast is None:
+            continue
+        fast_used += 1
+        assert fast == canonical.__wrapped__.__globals__["_slow_canonical"](url), url
+    assert fast_used > 300
+
+
+@pytest.mark.parametrize("href", ["http:#x", "HTTP://#X", "http:?q=1", "https:", "//", "//?q"])
+def test_join_of_a_scheme_without_path_depends_on_the_page(href):
+    """urljoin reads such an href as the base page itself (same scheme) with the href's query
+    or fragment: the folder cache must not give one page's answer to another."""
+    from urllib.parse import urljoin
+
+    from scrapepool.urls import join
+
+    for base in ["http://h/p/1.html", "http://h/p/2.html", "https://h/p/3.html"]:
+        assert join(base, href) == urljoin(base, href)
+
+
+def test_request_url_shortcut_agrees_with_w3lib():
+    """request_url() skips safe_url_string for URLs it would not change: the same answer."""
+    import random
+    from urllib.parse import urldefrag
+
+    from w3lib.url import safe_url_string
+
+    from scrapepool.urls import _WIRE_SAFE, request_url
+
+    rnd = random.Random(15)
+    pieces = ["/", "?", "#", "&", "=", "%41", "%zz", "%", " ", "é", "[", "]", "|", "+", "~", "a", "B",
+              ".", "..", ";", ":", "@", "'"]
+    hosts = ["h", "127.0.0.1:18080", "Example.com", "h:80", "a_b.example", "[::1]:8080"]
+    taken = 0
+    for path in _generated(rnd, "abcXY019._~-/?#&=%+ ", pieces, 3000):
+        url = f"{rnd.choice(['http', 'https', 'HTTP'])}://{rnd.choice(hosts)}/{path}"
+        taken += bool(_WIRE_SAFE.match(url))
+        assert request_url(url) == urldefrag(safe_url_string(url))[0], url
+    assert taken > 300
