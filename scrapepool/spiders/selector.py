@@ -58,6 +58,12 @@ class Selector(_ParselSelector):
     selectorlist_cls = SelectorList
 
     def __init__(self, response=None, text=None, type=None, root=_NOT_SET, **kwargs):  # noqa: A002
+        if response is None and text is None and root is not _NOT_SET:
+            # A selector parsel derives from another (each result of css/xpath): the common
+            # case by far (~45 a page for the benchmark spider), kept to one check.
+            self.response = None
+            _ParselSelector.__init__(self, type=type, root=root, **kwargs)
+            return
         if response is not None and text is not None:
             raise ValueError(f"{self.__class__.__name__}.__init__() received both response and text")
         if response is not None:
