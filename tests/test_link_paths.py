@@ -9,7 +9,6 @@ same parsel tree); those cases are listed in DIFFERENT and pinned one by one at 
 """
 
 import re
-from urllib.parse import urldefrag
 
 import pytest
 from bs4 import Tag
@@ -18,8 +17,8 @@ from scrapepool import Request, SiteSpider
 from scrapepool.exceptions import PageTooLarge
 from scrapepool.spiders.builtin import page_links, page_title
 from scrapepool.spiders.http import Response
-from scrapepool.spiders.rules import CrawlSpider, Link, LinkExtractor, Rule, _safe_url
-from scrapepool.urls import InvalidURL, join, resolve
+from scrapepool.spiders.rules import CrawlSpider, Link, LinkExtractor, Rule
+from scrapepool.urls import InvalidURL, resolve
 
 # -- the reference: the soup-based extraction as it was -------------------------------------------
 
@@ -101,19 +100,10 @@ class SoupLinkExtractor(LinkExtractor):
             value = el.attrs.get(name)
             if name in self.deny_attrs or value is None:
                 continue
-            value = (" ".join(value) if isinstance(value, list) else value).strip()
-            if not value or value.startswith("#"):
-                continue
-            try:
-                url = join(base, value)
-                if self.process_value is not None:
-                    url = self.process_value(url)
-                    if url is None:
-                        continue
-                    url = join(response.url, url.strip())
-                url = urldefrag(resolve(base, _safe_url(url, encoding))[0])[0]
-            except ValueError as exc:
-                response.note_invalid_link(value, exc)
+            # The URL step is the extractor's own: what is compared here is the tree.
+            url = self._link_url(" ".join(value) if isinstance(value, list) else value, base, encoding,
+                                 response)
+            if url is None:
                 continue
             if text is None:
                 text = " ".join(el.get_text().split())

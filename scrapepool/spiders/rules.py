@@ -240,24 +240,32 @@ class LinkExtractor:
             text = None
             attributes = el.attrib
             for value in self._values(attributes):
-                value = value.strip()
-                if not value or value.startswith("#"):
-                    continue
-                try:
-                    url = join(base, value)
-                    if self.process_value is not None:
-                        url = self.process_value(url)
-                        if url is None:
-                            continue
-                        url = join(response.url, url.strip())
-                    url = urldefrag(resolve(base, _safe_url(url, encoding))[0])[0]
-                except ValueError as exc:  # InvalidURL too: skipped and counted, the page stays
-                    response.note_invalid_link(value, exc)
+                url = self._link_url(value, base, encoding, response)
+                if url is None:
                     continue
                 if text is None:
                     text = " ".join(_string(el).split())
                 rel = attributes.get("rel")
                 yield Link(url, text, rel is not None and "nofollow" in rel.lower().split())
+
+    def _link_url(self, value, base, encoding, response):
+        """The Link URL of an attribute's ``value`` (``process_value`` applied, made safe,
+        without its fragment), or None for a value that names no link. A malformed one is
+        counted (``response.note_invalid_link``) and skipped: the page and its other links stay."""
+        value = value.strip()
+        if not value or value.startswith("#"):
+            return None
+        try:
+            url = join(base, value)
+            if self.process_value is not None:
+                url = self.process_value(url)
+                if url is None:
+                    return None
+                url = join(response.url, url.strip())
+            return urldefrag(resolve(base, _safe_url(url, encoding))[0])[0]
+        except ValueError as exc:  # InvalidURL too
+            response.note_invalid_link(value, exc)
+            return None
 
     def matches(self, url):
         """True if ``url`` (absolute) passes the filters (all but ``restrict_text``)."""
